@@ -1,0 +1,1 @@
+"""The world core: configuration, maze generation, tasks and transitions."""

@@ -1,0 +1,377 @@
+"""The maze pool, tasks and the transition: pure world logic, no pixels, text or pygame.
+
+A :class:`Maze` carries precomputed lookup tables (the view from every cell, the objects visible
+from every cell, the distance to every object from every cell), so a step is a handful of array
+lookups, the expert is a table read, and the batched vector env can gather from the same tables.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.core.constants import ACTION_DELTAS, OBJECT_BASE, Cell, object_letter
+from latent_gridworld.core.maze import UNREACHABLE, distance_map, generate_walls, is_connected
+
+_MAZE_STREAM = 0  # seed-sequence tags keep the maze stream and the pool assignment independent
+_ASSIGNMENT_STREAM = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Maze:
+    """One maze with its objects and lookup tables. Arrays are read-only.
+
+    Attributes:
+        maze_id: Id in the pool (``< n_mazes``) or beyond it (new mazes).
+        walls: ``(H, W)`` bool, True for walls.
+        object_types: ``(K,)`` object type of each object.
+        object_cells: ``(K, 2)`` (row, col) of each object.
+        latent: ``(K,)`` True for objects never a goal in training (always False in new mazes).
+        codes: ``(H, W)`` uint8 cell codes without the agent.
+        views: ``(H, W, V, V)`` uint8: the observed window when the agent stands at each cell
+            (the agent's own code drawn at its position).
+        visible: ``(H, W, n_object_types)`` bool: object types inside the window from each cell.
+        distances: ``(K, H, W)`` int16 shortest-path steps to each object (``-1`` on walls).
+        train_starts: ``(S, 2)`` start cells of the ``train`` split.
+        held_out_starts: ``(S', 2)`` start cells of the ``explicit`` and ``latent`` splits.
+        in_pool: True for a training-pool maze (it has an explicit/latent split).
+    """
+
+    maze_id: int
+    walls: np.ndarray
+    object_types: np.ndarray
+    object_cells: np.ndarray
+    latent: np.ndarray
+    codes: np.ndarray
+    views: np.ndarray
+    visible: np.ndarray
+    distances: np.ndarray
+    train_starts: np.ndarray
+    held_out_starts: np.ndarray
+
+    in_pool: bool
+
+    def object_index(self, object_type: int) -> int:
+        """Index in this maze's object arrays of ``object_type``; ValueError if absent."""
+        hits = np.flatnonzero(self.object_types == object_type)
+        if len(hits) == 0:
+            present = ", ".join(f"{t} ({object_letter(t)})" for t in self.object_types)
+            raise ValueError(
+                f"goal {object_type} is not in maze {self.maze_id}; its objects are {present}"
+            )
+        return int(hits[0])
+
+    @property
+    def explicit_types(self) -> np.ndarray:
+        """Object types that are training goals in this maze."""
+        return self.object_types[~self.latent]
+
+    @property
+    def latent_types(self) -> np.ndarray:
+        """Object types present but never a training goal in this maze."""
+        return self.object_types[self.latent]
+
+    @property
+    def start_cells(self) -> np.ndarray:
+        """Every valid start cell (floor, no object)."""
+        return np.concatenate([self.train_starts, self.held_out_starts])
+
+
+@functools.lru_cache(maxsize=8)
+def pool_assignment(
+    pool_seed: int, n_mazes: int, n_object_types: int, objects_per_maze: int, latent_per_maze: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Object types of every pool maze and which are latent, balanced across types.
+
+    Latent types are dealt round-robin over a shuffled type order, so every type is latent in
+    some maze; explicit types are then picked least-used-first (random tie-break), so every type
+    is also a goal in some maze. A latent failure can thus never be blamed on an unfamiliar goal.
+
+    Returns:
+        ``types`` ``(n_mazes, K)`` and ``latent`` ``(n_mazes, K)`` bool (latent ones first).
+    """
+    rng = np.random.default_rng([pool_seed, _ASSIGNMENT_STREAM])
+    order = rng.permutation(n_object_types)
+    n_explicit = objects_per_maze - latent_per_maze
+    types = np.empty((n_mazes, objects_per_maze), dtype=np.int64)
+    latent = np.zeros((n_mazes, objects_per_maze), dtype=bool)
+    latent[:, :latent_per_maze] = True
+    explicit_count = np.zeros(n_object_types, dtype=np.int64)
+    for m in range(n_mazes):
+        lat = [int(order[(m * latent_per_maze + j) % n_object_types]) for j in range(latent_per_maze)]
+        candidates = np.setdiff1d(np.arange(n_object_types), lat)
+        # least-used first; random keys break ties reproducibly
+        keys = explicit_count[candidates] + rng.random(len(candidates)) * 0.5
+        chosen = candidates[np.argsort(keys, kind="stable")[:n_explicit]]
+        explicit_count[chosen] += 1
+        types[m] = np.concatenate([lat, chosen])
+    return types, latent
+
+
+def build_maze(config: WorldConfig, maze_id: int) -> Maze:
+    """The maze ``maze_id`` of ``config``'s pool (cached; pure function of its arguments)."""
+    if isinstance(maze_id, bool) or not isinstance(maze_id, (int, np.integer)) or maze_id < 0:
+        raise ValueError(f"maze must be a non-negative integer id, got {maze_id!r}")
+    return _build_maze(
+        int(maze_id),
+        config.pool_seed,
+        config.size,
+        config.braid,
+        config.n_mazes,
+        config.n_object_types,
+        config.objects_per_maze,
+        config.latent_per_maze,
+        config.held_out_start_share,
+        config.observed_size,
+        config.full_view,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _build_maze(
+    maze_id: int,
+    pool_seed: int,
+    size: int,
+    braid: float,
+    n_mazes: int,
+    n_object_types: int,
+    objects_per_maze: int,
+    latent_per_maze: int,
+    held_out_start_share: float,
+    observed_size: int,
+    full_view: bool,
+) -> Maze:
+    rng = np.random.default_rng([pool_seed, _MAZE_STREAM, maze_id])
+    walls = generate_walls(size, braid, rng)
+    if not is_connected(walls):  # the carving guarantees it; keep the check cheap and loud
+        raise RuntimeError(f"maze {maze_id} (pool seed {pool_seed}) is not connected")
+
+    in_pool = maze_id < n_mazes
+    if in_pool:
+        all_types, all_latent = pool_assignment(
+            pool_seed, n_mazes, n_object_types, objects_per_maze, latent_per_maze
+        )
+        object_types, latent = all_types[maze_id].copy(), all_latent[maze_id].copy()
+    else:
+        object_types = rng.choice(n_object_types, size=objects_per_maze, replace=False)
+        latent = np.zeros(objects_per_maze, dtype=bool)
+
+    floor = np.argwhere(~walls)
+    cells = floor[rng.permutation(len(floor))]
+    object_cells, free_cells = cells[:objects_per_maze], cells[objects_per_maze:]
+    n_held_out = min(max(1, round(held_out_start_share * len(free_cells))), len(free_cells) - 1)
+    held_out_starts, train_starts = free_cells[:n_held_out], free_cells[n_held_out:]
+
+    codes = np.where(walls, Cell.WALL, Cell.FLOOR).astype(np.uint8)
+    codes[object_cells[:, 0], object_cells[:, 1]] = OBJECT_BASE + object_types
+
+    views, visible = _view_tables(codes, object_types, object_cells, n_object_types,
+                                  observed_size, full_view)
+    distances = np.stack([distance_map(walls, (int(r), int(c))) for r, c in object_cells])
+    if (distances[:, ~walls] == UNREACHABLE).any():
+        raise RuntimeError(f"maze {maze_id}: an object is unreachable from some floor cell")
+
+    arrays = [walls, object_types, object_cells, latent, codes, views, visible, distances,
+              train_starts, held_out_starts]
+    for a in arrays:
+        a.setflags(write=False)
+    return Maze(maze_id, *arrays, in_pool=in_pool)
+
+
+def _view_tables(
+    codes: np.ndarray,
+    object_types: np.ndarray,
+    object_cells: np.ndarray,
+    n_object_types: int,
+    observed_size: int,
+    full_view: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Views from every cell, and which object types each view shows (agent drawn on top)."""
+    size = codes.shape[0]
+    rows, cols = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    if full_view:
+        views = np.broadcast_to(codes, (size, size, size, size)).copy()
+        views[rows, cols, rows, cols] = Cell.AGENT
+    else:
+        half = observed_size // 2
+        padded = np.pad(codes, half, constant_values=Cell.WALL)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (observed_size, observed_size))
+        views = windows[:size, :size].copy()
+        views[:, :, half, half] = Cell.AGENT
+    visible = np.zeros((size, size, n_object_types), dtype=bool)
+    for t, (r, c) in zip(object_types, object_cells, strict=True):
+        if full_view:
+            visible[:, :, t] = True
+        else:
+            half = observed_size // 2
+            visible[max(r - half, 0) : r + half + 1, max(c - half, 0) : c + half + 1, t] = True
+        visible[r, c, t] = False  # the agent standing on it hides it
+    return views, visible
+
+
+# --------------------------------------------------------------------------------------------
+# Tasks and episode state
+
+
+@dataclass(frozen=True)
+class Task:
+    """A navigation task: go from ``start`` to the object of type ``goal`` in ``maze``.
+
+    ``icl`` marks a within-episode ICL episode: when ``goal`` is reached, a second goal, chosen
+    among the objects seen earlier in the episode, is announced.
+    """
+
+    maze: int
+    goal: int
+    start: tuple[int, int]
+    icl: bool = False
+
+
+def sample_task(
+    config: WorldConfig, rng: np.random.Generator, split: str | None = None
+) -> Task:
+    """Draw a task of ``split`` (default: the config's split)."""
+    split = split or config.split
+    if split == "new_maze":
+        maze = build_maze(config, config.n_mazes + int(rng.integers(config.n_new_mazes)))
+        goal = int(rng.choice(maze.object_types))
+        starts = maze.start_cells
+    else:
+        maze = build_maze(config, int(rng.integers(config.n_mazes)))
+        goal = int(rng.choice(maze.latent_types if split == "latent" else maze.explicit_types))
+        starts = maze.train_starts if split == "train" else maze.held_out_starts
+    r, c = starts[int(rng.integers(len(starts)))]
+    icl = split == "train" and config.icl_share > 0 and bool(rng.random() < config.icl_share)
+    return Task(maze.maze_id, goal, (int(r), int(c)), icl)
+
+
+def goal_candidates(config: WorldConfig, maze: Maze, split: str) -> np.ndarray:
+    """Object types that may be goals of ``split`` in ``maze`` (latent ones never in train)."""
+    if not maze.in_pool or split == "new_maze":
+        return maze.object_types
+    return maze.latent_types if split == "latent" else maze.explicit_types
+
+
+@dataclass
+class EpisodeState:
+    """Everything that changes during an episode. Cheap to copy and to pickle.
+
+    Attributes:
+        task: The task being solved.
+        maze: The task's maze (its lookup tables).
+        position: Agent (row, col).
+        goal: Current goal object type (the second goal once announced in an ICL episode).
+        goal_index: 0 for the first goal, 1 after an ICL second goal is announced.
+        steps: Steps taken.
+        seen: ``(n_object_types,)`` bool, object types seen in the view so far.
+        optimal_steps: Shortest-path steps of the goals announced so far.
+        terminated: The final goal was reached.
+        truncated: The step limit was hit first.
+    """
+
+    task: Task
+    maze: Maze
+    position: tuple[int, int]
+    goal: int
+    goal_index: int
+    steps: int
+    seen: np.ndarray
+    optimal_steps: int
+    terminated: bool = False
+    truncated: bool = False
+
+    @property
+    def done(self) -> bool:
+        """The episode has ended (terminated or truncated)."""
+        return self.terminated or self.truncated
+
+    @property
+    def goal_cell(self) -> tuple[int, int]:
+        """(row, col) of the current goal object."""
+        r, c = self.maze.object_cells[self.maze.object_index(self.goal)]
+        return int(r), int(c)
+
+    def distance_to_goal(self) -> int:
+        """Shortest-path steps from the agent to the current goal."""
+        return int(self.maze.distances[self.maze.object_index(self.goal)][self.position])
+
+    def view(self) -> np.ndarray:
+        """The observed window as cell codes (a fresh array)."""
+        return self.maze.views[self.position].copy()
+
+    def visible(self) -> np.ndarray:
+        """``(n_object_types,)`` bool: object types inside the current view."""
+        return self.maze.visible[self.position].copy()
+
+
+def start_episode(config: WorldConfig, task: Task) -> EpisodeState:
+    """The state at the start of ``task``, validating it against ``config``."""
+    maze = build_maze(config, task.maze)
+    goal_idx = maze.object_index(task.goal)
+    r, c = task.start
+    size = config.size
+    if not (0 <= r < size and 0 <= c < size) or maze.walls[r, c]:
+        raise ValueError(f"start {task.start} is not a floor cell of maze {task.maze}")
+    if any(int(orow) == r and int(ocol) == c for orow, ocol in maze.object_cells):
+        raise ValueError(f"start {task.start} holds an object in maze {task.maze}; pick a free cell")
+    return EpisodeState(
+        task=task,
+        maze=maze,
+        position=(int(r), int(c)),
+        goal=task.goal,
+        goal_index=0,
+        steps=0,
+        seen=maze.visible[r, c].copy(),
+        optimal_steps=int(maze.distances[goal_idx, r, c]),
+    )
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What a transition produced, besides the new state."""
+
+    reward: float
+    reached_goal: bool
+    new_goal_announced: bool
+
+
+def step(
+    config: WorldConfig, state: EpisodeState, action: int, rng: np.random.Generator
+) -> StepOutcome:
+    """Apply ``action`` to ``state`` in place.
+
+    Reaching the current goal gives reward 1. In an ICL episode the first goal reached
+    announces a second goal, drawn uniformly among object types seen before this step (latent
+    ones excluded in pool mazes, so training never makes a latent pair a goal); with none
+    eligible the episode simply ends.
+    """
+    dr, dc = ACTION_DELTAS[action]
+    r, c = state.position
+    nr, nc = r + int(dr), c + int(dc)
+    if not state.maze.walls[nr, nc]:
+        state.position = (nr, nc)
+    state.steps += 1
+    reward = -config.step_penalty
+    reached = state.position == state.goal_cell
+    announced = False
+    if reached:
+        reward += 1.0
+        if state.task.icl and state.goal_index == 0:
+            eligible = state.seen.copy()
+            eligible[state.goal] = False
+            if state.maze.in_pool:
+                eligible[state.maze.latent_types] = False
+            candidates = np.flatnonzero(eligible)
+            if len(candidates) > 0:
+                state.goal = int(candidates[int(rng.integers(len(candidates)))])
+                state.goal_index = 1
+                state.optimal_steps += state.distance_to_goal()
+                announced = True
+        state.terminated = not announced
+    state.seen |= state.maze.visible[state.position]
+    if not state.terminated and state.steps >= config.episode_limit:
+        state.truncated = True
+    return StepOutcome(reward, reached, announced)

@@ -1,0 +1,1 @@
+"""Observation encoders: pure functions from cell codes to what an agent sees."""

@@ -1,0 +1,1 @@
+"""Human-facing rendering (pygame, imported lazily)."""
