@@ -1,0 +1,1 @@
+"""Agents for latent-gridworld: episodic memory, BC and RL agents, training and the benchmark."""
