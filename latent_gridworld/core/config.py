@@ -76,10 +76,12 @@ class WorldConfig:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
-def _problems(c: WorldConfig) -> list[str]:
+def _problems(c: WorldConfig) -> list[str]:  # noqa: C901 - a flat list of independent checks
     out: list[str] = []
     if c.split not in SPLITS:
         out.append(f"unknown split {c.split!r}; valid splits are {', '.join(SPLITS)}")
+    elif c.split == "latent" and c.latent_per_maze == 0:
+        out.append("split 'latent' needs latent objects, but latent_per_maze is 0")
     if c.size < 5 or c.size % 2 == 0:
         out.append(f"size must be an odd integer >= 5, got {c.size}")
     if c.view_size < 1 or c.view_size % 2 == 0:

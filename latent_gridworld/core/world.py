@@ -240,6 +240,11 @@ def sample_task(
         goal = int(rng.choice(maze.object_types))
         starts = maze.start_cells
     else:
+        if split == "latent" and config.latent_per_maze == 0:
+            raise ValueError(
+                "the latent split needs latent objects: latent_per_maze is 0; valid splits "
+                "for this config are train, explicit, new_maze"
+            )
         maze = build_maze(config, int(rng.integers(config.n_mazes)))
         goal = int(rng.choice(maze.latent_types if split == "latent" else maze.explicit_types))
         starts = maze.train_starts if split == "train" else maze.held_out_starts
