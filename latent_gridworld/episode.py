@@ -55,7 +55,7 @@ class Episode:
     @property
     def seen_objects(self) -> np.ndarray:
         """``(n_object_types,)`` bool, object types seen at any step."""
-        return self.visible.any(axis=0)
+        return np.asarray(self.visible.any(axis=0))
 
     def first_seen_step(self) -> np.ndarray:
         """``(n_object_types,)`` first step at which each type was visible (-1 if never)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from latent_gridworld.core.constants import ACTION_DELTAS
 from latent_gridworld.core.world import EpisodeState
 
@@ -41,5 +40,3 @@ def expert_action(env: Any) -> int:
     if state is None:
         raise RuntimeError("expert_action needs an env that has been reset")
     return expert_action_for_state(state)
-
-

@@ -18,6 +18,7 @@ from latent_gridworld.core.maze import UNREACHABLE, distance_map, generate_walls
 
 _MAZE_STREAM = 0  # seed-sequence tags keep the maze stream and the pool assignment independent
 _ASSIGNMENT_STREAM = 1
+_PLACEMENT_STREAM = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +39,8 @@ class Maze:
         train_starts: ``(S, 2)`` start cells of the ``train`` split.
         held_out_starts: ``(S', 2)`` start cells of the ``explicit`` and ``latent`` splits.
         in_pool: True for a training-pool maze (it has an explicit/latent split).
+        placement: Object placement variant; 0 is the maze's own. Other values keep the walls
+            and object types but move the objects (and the start cells) elsewhere.
     """
 
     maze_id: int
@@ -53,6 +56,7 @@ class Maze:
     held_out_starts: np.ndarray
 
     in_pool: bool
+    placement: int = 0
 
     def object_index(self, object_type: int) -> int:
         """Index in this maze's object arrays of ``object_type``; ValueError if absent."""
@@ -101,7 +105,9 @@ def pool_assignment(
     latent[:, :latent_per_maze] = True
     explicit_count = np.zeros(n_object_types, dtype=np.int64)
     for m in range(n_mazes):
-        lat = [int(order[(m * latent_per_maze + j) % n_object_types]) for j in range(latent_per_maze)]
+        lat = [
+            int(order[(m * latent_per_maze + j) % n_object_types]) for j in range(latent_per_maze)
+        ]
         candidates = np.setdiff1d(np.arange(n_object_types), lat)
         # least-used first; random keys break ties reproducibly
         keys = explicit_count[candidates] + rng.random(len(candidates)) * 0.5
@@ -111,12 +117,19 @@ def pool_assignment(
     return types, latent
 
 
-def build_maze(config: WorldConfig, maze_id: int) -> Maze:
-    """The maze ``maze_id`` of ``config``'s pool (cached; pure function of its arguments)."""
-    if isinstance(maze_id, bool) or not isinstance(maze_id, (int, np.integer)) or maze_id < 0:
-        raise ValueError(f"maze must be a non-negative integer id, got {maze_id!r}")
+def build_maze(config: WorldConfig, maze_id: int, placement: int = 0) -> Maze:
+    """The maze ``maze_id`` of ``config``'s pool (cached; pure function of its arguments).
+
+    ``placement`` > 0 moves the objects to other cells of the same walls: training data in
+    which a maze's layout alone does not tell where things are (D9: with fixed placements a
+    sequence model memorises pool mazes and ignores retrieved episodes there).
+    """
+    for name, value in (("maze", maze_id), ("placement", placement)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer id, got {value!r}")
     return _build_maze(
         int(maze_id),
+        int(placement),
         config.pool_seed,
         config.size,
         config.braid,
@@ -133,6 +146,7 @@ def build_maze(config: WorldConfig, maze_id: int) -> Maze:
 @functools.lru_cache(maxsize=4096)
 def _build_maze(
     maze_id: int,
+    placement: int,
     pool_seed: int,
     size: int,
     braid: float,
@@ -160,6 +174,8 @@ def _build_maze(
         latent = np.zeros(objects_per_maze, dtype=bool)
 
     floor = np.argwhere(~walls)
+    if placement > 0:
+        rng = np.random.default_rng([pool_seed, _PLACEMENT_STREAM, maze_id, placement])
     cells = floor[rng.permutation(len(floor))]
     object_cells, free_cells = cells[:objects_per_maze], cells[objects_per_maze:]
     n_held_out = min(max(1, round(held_out_start_share * len(free_cells))), len(free_cells) - 1)
@@ -168,17 +184,28 @@ def _build_maze(
     codes = np.where(walls, Cell.WALL, Cell.FLOOR).astype(np.uint8)
     codes[object_cells[:, 0], object_cells[:, 1]] = OBJECT_BASE + object_types
 
-    views, visible = _view_tables(codes, object_types, object_cells, n_object_types,
-                                  observed_size, full_view)
+    views, visible = _view_tables(
+        codes, object_types, object_cells, n_object_types, observed_size, full_view
+    )
     distances = np.stack([distance_map(walls, (int(r), int(c))) for r, c in object_cells])
     if (distances[:, ~walls] == UNREACHABLE).any():
         raise RuntimeError(f"maze {maze_id}: an object is unreachable from some floor cell")
 
-    arrays = [walls, object_types, object_cells, latent, codes, views, visible, distances,
-              train_starts, held_out_starts]
-    for a in arrays:
+    arrays = {
+        "walls": walls,
+        "object_types": object_types,
+        "object_cells": object_cells,
+        "latent": latent,
+        "codes": codes,
+        "views": views,
+        "visible": visible,
+        "distances": distances,
+        "train_starts": train_starts,
+        "held_out_starts": held_out_starts,
+    }
+    for a in arrays.values():
         a.setflags(write=False)
-    return Maze(maze_id, *arrays, in_pool=in_pool)
+    return Maze(maze_id=maze_id, **arrays, in_pool=in_pool, placement=placement)
 
 
 def _view_tables(
@@ -221,18 +248,18 @@ class Task:
     """A navigation task: go from ``start`` to the object of type ``goal`` in ``maze``.
 
     ``icl`` marks a within-episode ICL episode: when ``goal`` is reached, a second goal, chosen
-    among the objects seen earlier in the episode, is announced.
+    among the objects seen earlier in the episode, is announced. ``placement`` selects an
+    object placement variant of the maze (0: its own; see :func:`build_maze`).
     """
 
     maze: int
     goal: int
     start: tuple[int, int]
     icl: bool = False
+    placement: int = 0
 
 
-def sample_task(
-    config: WorldConfig, rng: np.random.Generator, split: str | None = None
-) -> Task:
+def sample_task(config: WorldConfig, rng: np.random.Generator, split: str | None = None) -> Task:
     """Draw a task of ``split`` (default: the config's split)."""
     split = split or config.split
     if split == "new_maze":
@@ -314,14 +341,16 @@ class EpisodeState:
 
 def start_episode(config: WorldConfig, task: Task) -> EpisodeState:
     """The state at the start of ``task``, validating it against ``config``."""
-    maze = build_maze(config, task.maze)
+    maze = build_maze(config, task.maze, task.placement)
     goal_idx = maze.object_index(task.goal)
     r, c = task.start
     size = config.size
     if not (0 <= r < size and 0 <= c < size) or maze.walls[r, c]:
         raise ValueError(f"start {task.start} is not a floor cell of maze {task.maze}")
     if any(int(orow) == r and int(ocol) == c for orow, ocol in maze.object_cells):
-        raise ValueError(f"start {task.start} holds an object in maze {task.maze}; pick a free cell")
+        raise ValueError(
+            f"start {task.start} holds an object in maze {task.maze}; pick a free cell"
+        )
     return EpisodeState(
         task=task,
         maze=maze,

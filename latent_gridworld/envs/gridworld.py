@@ -28,7 +28,7 @@ from latent_gridworld.encoders.ascii import ASCII_HIGH, ASCII_LOW, codes_to_asci
 from latent_gridworld.encoders.pixels import codes_to_image
 
 ObsMode = Literal["pixel", "ascii"]
-RESET_OPTIONS = ("maze", "goal", "start", "icl", "split")
+RESET_OPTIONS = ("maze", "goal", "start", "icl", "split", "placement")
 
 
 class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
@@ -162,7 +162,8 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
         """Start a task sampled from the split, or the one pinned by ``options``.
 
         Options (all optional): ``maze`` (int id), ``goal`` (object type int or letter),
-        ``start`` ((row, col)), ``icl`` (bool), ``split`` (sample from another split).
+        ``start`` ((row, col)), ``icl`` (bool), ``split`` (sample from another split),
+        ``placement`` (object placement variant of the maze, 0 = its own).
         """
         super().reset(seed=seed)
         options = dict(options or {})
@@ -229,7 +230,9 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             half = self.config.view_size // 2
             r, c = state.position
             lit = np.zeros(frame.shape[:2], dtype=bool)
-            lit[max(r - half, 0) * t : (r + half + 1) * t, max(c - half, 0) * t : (c + half + 1) * t] = True
+            lit[
+                max(r - half, 0) * t : (r + half + 1) * t, max(c - half, 0) * t : (c + half + 1) * t
+            ] = True
             frame[~lit] = (frame[~lit] * 0.55).astype(np.uint8)
         gr, gc = state.goal_cell
         box = frame[gr * t : (gr + 1) * t, gc * t : (gc + 1) * t]
@@ -272,13 +275,15 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
     def _task_from_options(self, options: Mapping[str, Any]) -> world.Task:
         config = self.config
         sampled = world.sample_task(config, self.np_random, self._split)
-        if not {"maze", "goal", "start", "icl"} & set(options):
+        if not {"maze", "goal", "start", "icl", "placement"} & set(options):
             return sampled
-        maze = world.build_maze(config, options.get("maze", sampled.maze))
+        maze = world.build_maze(
+            config, options.get("maze", sampled.maze), options.get("placement", 0)
+        )
         if "goal" in options:
             goal = _parse_goal(options["goal"], config.n_object_types)
             maze.object_index(goal)  # raises, naming the maze's objects
-        elif "maze" in options:
+        elif "maze" in options or "placement" in options:
             candidates = world.goal_candidates(config, maze, self._split)
             if len(candidates) == 0:
                 raise ValueError(f"maze {maze.maze_id} has no {self._split} goals")
@@ -290,7 +295,7 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             if np.shape(start) != (2,):
                 raise ValueError(f"start must be a (row, col) pair, got {start!r}")
             start = (int(start[0]), int(start[1]))
-        elif "maze" in options:
+        elif "maze" in options or "placement" in options:
             starts = {
                 "train": maze.train_starts,
                 "new_maze": maze.start_cells,
@@ -302,7 +307,7 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
         else:
             start = sampled.start
         icl = bool(options.get("icl", sampled.icl))
-        return world.Task(maze.maze_id, goal, start, icl)
+        return world.Task(maze.maze_id, goal, start, icl, maze.placement)
 
 
 def _validate_action(action: Any) -> int:
@@ -333,5 +338,3 @@ def _parse_goal(goal: Any, n_object_types: int) -> int:
     if not 0 <= goal < n_object_types:
         raise ValueError(f"unknown goal {goal}; object types are 0..{n_object_types - 1}")
     return int(goal)
-
-
