@@ -18,13 +18,23 @@ def import_pygame() -> Any:
     return pygame
 
 
+def frame_to_surface(pygame: Any, frame: np.ndarray) -> Any:
+    """An ``(H, W, 3)`` uint8 frame as a pygame surface (pygame is column-major)."""
+    return pygame.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
+
+
 class Viewer:
-    """Blits frames into a window that resizes to the frame, and keeps the window responsive."""
+    """Blits frames into a window that resizes to the frame, and keeps the window responsive.
+
+    pygame has one display per process: another viewer (another env's ``close()``, or
+    ``gymnasium.utils.env_checker``) may quit it under us, so :meth:`show` re-opens it when
+    needed instead of drawing into a dead surface.
+    """
 
     def __init__(self, caption: str = "latent-gridworld", fps: int = 8) -> None:
         self.pygame = import_pygame()
         self.pygame.init()
-        self.pygame.display.set_caption(caption)
+        self.caption = caption
         self.fps = fps
         self.screen: Any = None
         self.clock = self.pygame.time.Clock()
@@ -33,17 +43,24 @@ class Viewer:
         """Draw ``frame`` (H, W, 3) and flip; pumps events so the window never freezes."""
         pg = self.pygame
         h, w = frame.shape[:2]
-        if self.screen is None or self.screen.get_size() != (w, h):
+        if not pg.display.get_init():
+            pg.display.init()
+            self.screen = None
+        if (
+            self.screen is None
+            or pg.display.get_surface() is not self.screen
+            or self.screen.get_size() != (w, h)
+        ):
             self.screen = pg.display.set_mode((w, h))
-        surface = pg.surfarray.make_surface(np.ascontiguousarray(frame.transpose(1, 0, 2)))
-        self.screen.blit(surface, (0, 0))
+            pg.display.set_caption(self.caption)
+        self.screen.blit(frame_to_surface(pg, frame), (0, 0))
         if pump:
             pg.event.pump()
         pg.display.flip()
         self.clock.tick(self.fps)
 
     def close(self) -> None:
-        """Close the window."""
+        """Close the window (safe to call twice)."""
         if self.screen is not None:
             self.pygame.display.quit()
             self.screen = None
