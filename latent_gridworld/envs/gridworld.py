@@ -282,6 +282,8 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
         )
         if "goal" in options:
             goal = _parse_goal(options["goal"], config.n_object_types)
+            if "maze" not in options:
+                maze = self._maze_with_goal(goal, maze)
             maze.object_index(goal)  # raises, naming the maze's objects
         elif "maze" in options or "placement" in options:
             candidates = world.goal_candidates(config, maze, self._split)
@@ -295,7 +297,7 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             if np.shape(start) != (2,):
                 raise ValueError(f"start must be a (row, col) pair, got {start!r}")
             start = (int(start[0]), int(start[1]))
-        elif "maze" in options or "placement" in options:
+        elif "maze" in options or "placement" in options or maze.maze_id != sampled.maze:
             starts = {
                 "train": maze.train_starts,
                 "new_maze": maze.start_cells,
@@ -308,6 +310,29 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             start = sampled.start
         icl = bool(options.get("icl", sampled.icl))
         return world.Task(maze.maze_id, goal, start, icl, maze.placement)
+
+    def _maze_with_goal(self, goal: int, sampled: world.Maze) -> world.Maze:
+        """A maze of the split in which ``goal`` may be a goal (``goal`` pinned, ``maze`` not).
+
+        The sampled maze is kept when it qualifies, so pinning a goal that the sampled task
+        could have had changes nothing else.
+        """
+        config, split = self.config, self._split
+        if goal in world.goal_candidates(config, sampled, split):
+            return sampled
+        if split == "new_maze":
+            first = config.n_mazes
+            ids = first + self.np_random.permutation(config.n_new_mazes)
+        else:
+            ids = self.np_random.permutation(config.n_mazes)
+        for maze_id in ids:
+            maze = world.build_maze(config, int(maze_id), sampled.placement)
+            if goal in world.goal_candidates(config, maze, split):
+                return maze
+        raise ValueError(
+            f"goal {goal} ({OBJECT_LETTERS[goal]}) is never a {split!r} goal in this pool; "
+            "pin a maze that holds it with options['maze'], or choose another split"
+        )
 
 
 def _validate_action(action: Any) -> int:
