@@ -1,0 +1,732 @@
+r"""Expert demonstration datasets: generate, save, load, and report coverage (no torch).
+
+A dataset is a columnar, ragged batch of :class:`~latent_gridworld.episode.Episode` records
+(:class:`EpisodeArrays`): every step-level array of every episode concatenated, plus offsets.
+On disk it is one uncompressed ``.npz`` file (a zip of ``.npy`` arrays) with a JSON header, so
+numpy alone reads it (``np.load(path, allow_pickle=False)``); ``docs/datasets.md`` has the schema.
+Files are written byte-for-byte deterministically: the same arguments give the same file.
+
+Why not Minari: see ``docs/datasets.md`` (in short: a Minari dataset lives in a registry folder
+keyed by dataset id rather than at a path, its 0.5.x HDF5 backend corrupts small uint8 grids, and
+one file per episode is slow to load for the BC trainer). Episodes are stored in cell codes, so
+pixel and ASCII agents render the same data with their own encoder.
+
+Command line (``latent-gridworld generate``)::
+
+    latent-gridworld generate --env ASCII --episodes 10000 --split train --icl-share 0.3 \\
+        --seed 0 --out data/train.npz --kw size=13
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+
+from latent_gridworld.core import world
+from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.core.constants import SPLITS
+from latent_gridworld.episode import Episode
+from latent_gridworld.expert import expert_action_for_state
+
+DATASET_FORMAT = "latent-gridworld-dataset"
+DATASET_VERSION = 1
+ENV_NAMES = {"ascii": "ASCII", "pixel": "Pixel"}
+
+# step-level columns (one row per observation, ``T + 1`` per episode) and their dtypes
+_STEP_COLUMNS = {"views": np.uint8, "goals": np.int8, "positions": np.int16, "visible": np.bool_}
+# episode-level columns
+_EPISODE_COLUMNS = {
+    "maze": np.int64,
+    "placement": np.int64,
+    "start": np.int16,
+    "split": np.uint8,
+    "success": np.bool_,
+    "optimal_steps": np.int32,
+}
+_HAS_PLACEMENT = "placement" in {f.name for f in fields(Episode)}
+
+
+class FileFormatError(ValueError):
+    """A dataset or memory file is truncated, corrupted, of another format or version."""
+
+
+# ------------------------------------------------------------------------------------------
+# columnar episodes
+
+
+class EpisodeArrays(Sequence[Episode]):
+    """Many episodes in columns: step arrays concatenated, sliced per episode without copying.
+
+    ``arrays[i]`` is an :class:`Episode` whose arrays are read-only views into the columns, so a
+    dataset (or an :class:`agents.memory.EpisodicMemory` built from one) holds each step once.
+
+    Attributes:
+        views: ``(N, V, V)`` uint8 cell codes; ``N`` = total observations (``T_i + 1`` each).
+        goals: ``(N,)`` int8 goal shown with each view.
+        positions: ``(N, 2)`` int16 agent (row, col).
+        visible: ``(N, n_object_types)`` bool, object types inside each view.
+        actions: ``(N - E,)`` uint8 actions (``T_i`` per episode).
+        offsets: ``(E + 1,)`` int64; episode ``i`` owns observations ``offsets[i]:offsets[i+1]``
+            and actions ``offsets[i] - i : offsets[i+1] - i - 1``.
+        maze, placement: ``(E,)`` int64 maze id and object-placement variant.
+        start: ``(E, 2)`` int16 start cell.
+        split: ``(E,)`` uint8 index into :data:`~latent_gridworld.core.constants.SPLITS`.
+        success: ``(E,)`` bool, final goal reached.
+        optimal_steps: ``(E,)`` int32 shortest-path steps of the goals announced.
+    """
+
+    def __init__(self, columns: Mapping[str, np.ndarray]) -> None:
+        names = [*_STEP_COLUMNS, "actions", "offsets", *_EPISODE_COLUMNS]
+        missing = [n for n in names if n not in columns]
+        if missing:
+            raise ValueError(f"episode columns missing: {missing}; expected {names}")
+        self.views = np.asarray(columns["views"])
+        self.goals = np.asarray(columns["goals"])
+        self.positions = np.asarray(columns["positions"])
+        self.visible = np.asarray(columns["visible"])
+        self.actions = np.asarray(columns["actions"])
+        self.offsets = np.asarray(columns["offsets"])
+        self.maze = np.asarray(columns["maze"])
+        self.placement = np.asarray(columns["placement"])
+        self.start = np.asarray(columns["start"])
+        self.split = np.asarray(columns["split"])
+        self.success = np.asarray(columns["success"])
+        self.optimal_steps = np.asarray(columns["optimal_steps"])
+        self._validate()
+        for array in self.columns().values():
+            array.setflags(write=False)
+        self._seen: np.ndarray | None = None
+
+    def _validate(self) -> None:
+        for name, dtype in {
+            **_STEP_COLUMNS,
+            **_EPISODE_COLUMNS,
+            "actions": np.uint8,
+            "offsets": np.int64,
+        }.items():
+            if getattr(self, name).dtype != dtype:
+                raise ValueError(
+                    f"column {name!r} has dtype {getattr(self, name).dtype}, expected "
+                    f"{np.dtype(dtype)}"
+                )
+        n_episodes, n_obs = len(self.offsets) - 1, len(self.views)
+        if self.offsets.ndim != 1 or n_episodes < 0 or self.offsets[0] != 0:
+            raise ValueError("offsets must be a 1-D array starting at 0")
+        if self.offsets[-1] != n_obs or (np.diff(self.offsets) < 1).any():
+            raise ValueError(
+                f"offsets must increase by >= 1 and end at the {n_obs} observations, "
+                f"got last offset {self.offsets[-1]}"
+            )
+        for name in _STEP_COLUMNS:
+            if len(getattr(self, name)) != n_obs:
+                raise ValueError(
+                    f"column {name!r} has {len(getattr(self, name))} rows, not {n_obs}"
+                )
+        if len(self.actions) != n_obs - n_episodes:
+            raise ValueError(
+                f"{len(self.actions)} actions for {n_obs} observations in {n_episodes} episodes "
+                f"(expected {n_obs - n_episodes}: one fewer per episode)"
+            )
+        for name in _EPISODE_COLUMNS:
+            if len(getattr(self, name)) != n_episodes:
+                raise ValueError(
+                    f"column {name!r} has {len(getattr(self, name))} rows, not {n_episodes}"
+                )
+        if len(self.split) and int(self.split.max()) >= len(SPLITS):
+            raise ValueError(f"split codes must index {SPLITS}")
+
+    # -------------------------------------------------------------- construction
+
+    @classmethod
+    def from_episodes(cls, episodes: Iterable[Episode]) -> EpisodeArrays:
+        """Copy ``episodes`` into columns (one concatenation per column)."""
+        episodes = list(episodes)
+        if not episodes:
+            raise ValueError("from_episodes needs at least one episode")
+        lengths = np.array([len(e.views) for e in episodes], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        split_code = {s: i for i, s in enumerate(SPLITS)}
+        columns: dict[str, np.ndarray] = {
+            name: np.concatenate([getattr(e, name) for e in episodes]).astype(dtype, copy=False)
+            for name, dtype in _STEP_COLUMNS.items()
+        }
+        columns["actions"] = np.concatenate([e.actions for e in episodes]).astype(np.uint8)
+        columns["offsets"] = offsets
+        columns["maze"] = np.array([e.maze for e in episodes], dtype=np.int64)
+        columns["placement"] = np.array(
+            [int(getattr(e, "placement", 0)) for e in episodes], dtype=np.int64
+        )
+        columns["start"] = np.array([e.start for e in episodes], dtype=np.int16).reshape(-1, 2)
+        try:
+            columns["split"] = np.array([split_code[e.split] for e in episodes], dtype=np.uint8)
+        except KeyError as err:
+            raise ValueError(f"unknown split {err.args[0]!r}; valid: {SPLITS}") from None
+        columns["success"] = np.array([e.success for e in episodes], dtype=np.bool_)
+        columns["optimal_steps"] = np.array([e.optimal_steps for e in episodes], dtype=np.int32)
+        return cls(columns)
+
+    @staticmethod
+    def concatenate(parts: Sequence[EpisodeArrays]) -> EpisodeArrays:
+        """One batch holding the episodes of ``parts`` in order (copies)."""
+        if not parts:
+            raise ValueError("concatenate needs at least one part")
+        if len(parts) == 1:
+            return parts[0]
+        columns = {
+            name: np.concatenate([p.columns()[name] for p in parts])
+            for name in parts[0].columns()
+            if name != "offsets"
+        }
+        lengths = np.concatenate([np.diff(p.offsets) for p in parts])
+        columns["offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        return EpisodeArrays(columns)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column by name (the arrays themselves, read-only)."""
+        names = [*_STEP_COLUMNS, "actions", "offsets", *_EPISODE_COLUMNS]
+        return {name: getattr(self, name) for name in names}
+
+    # -------------------------------------------------------------- sequence protocol
+
+    def __len__(self) -> int:
+        """Number of episodes."""
+        return len(self.offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> Episode: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Episode]: ...
+
+    def __getitem__(self, index: int | slice) -> Episode | Sequence[Episode]:
+        """Episode ``index`` (views into the columns), or a list for a slice."""
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        n = len(self)
+        i = int(index)
+        if not -n <= i < n:
+            raise IndexError(f"episode index {index} out of range for {n} episodes")
+        i %= n
+        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        extra = {"placement": int(self.placement[i])} if _HAS_PLACEMENT else {}
+        return Episode(
+            maze=int(self.maze[i]),
+            start=(int(self.start[i, 0]), int(self.start[i, 1])),
+            split=SPLITS[int(self.split[i])],
+            views=self.views[lo:hi],
+            goals=self.goals[lo:hi],
+            positions=self.positions[lo:hi],
+            visible=self.visible[lo:hi],
+            actions=self.actions[lo - i : hi - i - 1],
+            success=bool(self.success[i]),
+            optimal_steps=int(self.optimal_steps[i]),
+            **extra,
+        )
+
+    def __iter__(self) -> Iterator[Episode]:
+        """Episodes in order."""
+        return (self[i] for i in range(len(self)))
+
+    # -------------------------------------------------------------- derived per-episode arrays
+
+    @property
+    def n_object_types(self) -> int:
+        """Width of the ``visible`` column."""
+        return int(self.visible.shape[1])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """``(E,)`` actions per episode."""
+        return np.diff(self.offsets) - 1
+
+    @property
+    def seen(self) -> np.ndarray:
+        """``(E, n_object_types)`` bool: object types seen at any step of each episode."""
+        if self._seen is None:
+            if len(self) == 0:
+                self._seen = np.zeros((0, self.n_object_types), dtype=bool)
+            else:
+                self._seen = np.logical_or.reduceat(self.visible, self.offsets[:-1], axis=0)
+            self._seen.setflags(write=False)
+        return self._seen
+
+    @property
+    def first_goal(self) -> np.ndarray:
+        """``(E,)`` the goal announced first."""
+        return self.goals[self.offsets[:-1]].astype(np.int64)
+
+    @property
+    def last_goal(self) -> np.ndarray:
+        """``(E,)`` the final goal (the second one in an ICL episode)."""
+        return self.goals[self.offsets[1:] - 1].astype(np.int64)
+
+    @property
+    def icl(self) -> np.ndarray:
+        """``(E,)`` bool: a second goal was announced (a within-episode ICL episode)."""
+        return self.first_goal != self.last_goal
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the columns."""
+        return int(sum(a.nbytes for a in self.columns().values()))
+
+
+# ------------------------------------------------------------------------------------------
+# deterministic npz files with a JSON header (shared with agents.memory)
+
+
+def content_hash(arrays: Mapping[str, np.ndarray], header: Mapping[str, Any] | None = None) -> str:
+    """sha256 over ``header`` (canonical JSON) and every array's name, dtype, shape and bytes."""
+    digest = hashlib.sha256()
+    if header is not None:
+        digest.update(json.dumps(header, sort_keys=True).encode())
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def full_header(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """``header`` plus the array list and ``content_sha256``, as :func:`write_arrays` stores it."""
+    full = {k: v for k, v in header.items() if k not in ("arrays", "content_sha256")}
+    full["arrays"] = {
+        k: [np.asarray(v).dtype.str, list(np.shape(v))] for k, v in sorted(arrays.items())
+    }
+    full["content_sha256"] = content_hash(arrays, {k: v for k, v in full.items()})
+    return full
+
+
+def write_arrays(
+    path: str | os.PathLike[str], header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+) -> str:
+    """Write ``arrays`` and a JSON ``header`` as an uncompressed ``.npz``; return the content hash.
+
+    The header gains ``content_sha256`` (over the header and arrays) and ``arrays`` (names,
+    dtypes, shapes). Zip timestamps are fixed, so equal content gives byte-identical files. The
+    file is written next to ``path`` and renamed into place, so a crash never leaves half a file.
+    """
+    if "header" in arrays:
+        raise ValueError("'header' is a reserved array name")
+    full = full_header(header, arrays)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    entries = {"header": np.frombuffer(json.dumps(full, sort_keys=True).encode(), np.uint8)}
+    entries.update(arrays)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, array in entries.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.external_attr = 0o644 << 16
+                with zf.open(info, "w", force_zip64=True) as f:
+                    np.lib.format.write_array(
+                        f, np.ascontiguousarray(array), version=(2, 0), allow_pickle=False
+                    )
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return str(full["content_sha256"])
+
+
+def read_arrays(
+    path: str | os.PathLike[str], file_format: str, versions: Sequence[int]
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read and verify a file from :func:`write_arrays`; never unpickles.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        FileFormatError: truncated or corrupted (zip, npy or checksum), another format, or a
+            version not in ``versions``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = [n for n in npz.files if n != "header"]
+            if "header" not in npz.files:
+                raise FileFormatError(f"{path} has no header; not a {file_format} file")
+            header = json.loads(npz["header"].tobytes().decode())
+            if not isinstance(header, dict):
+                raise FileFormatError(f"{path}: the header is not a JSON object")
+            if header.get("format") != file_format:
+                raise FileFormatError(
+                    f"{path} is a {header.get('format')!r} file, not a {file_format!r} file"
+                )
+            if header.get("version") not in versions:
+                raise FileFormatError(
+                    f"{path} has {file_format} version {header.get('version')!r}; this "
+                    f"package reads versions {list(versions)}"
+                )
+            arrays = {n: npz[n] for n in names}
+    except FileFormatError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        ValueError,
+        OSError,
+        EOFError,
+        KeyError,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+    ) as err:
+        raise FileFormatError(
+            f"{path} is truncated or corrupted ({type(err).__name__}: {err})"
+        ) from err
+    listed = header.get("arrays", {})
+    if sorted(listed) != sorted(arrays):
+        raise FileFormatError(
+            f"{path} is missing arrays {sorted(set(listed) - set(arrays))} (truncated?)"
+        )
+    expected = header.get("content_sha256")
+    actual = content_hash(arrays, {k: v for k, v in header.items() if k != "content_sha256"})
+    if actual != expected:
+        raise FileFormatError(f"{path} is corrupted: content checksum mismatch")
+    return header, arrays
+
+
+# ------------------------------------------------------------------------------------------
+# datasets
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What produced a dataset.
+
+    Attributes:
+        env: ``"ASCII"`` or ``"Pixel"`` (observation encoding the data was made for).
+        env_kwargs: Keyword arguments of the env (every :class:`WorldConfig` field that was set).
+        split: Split the tasks were drawn from.
+        icl_share: Share of ICL episodes requested (train split only).
+        seed: Generation seed.
+        content_sha256: Hash of the stored content (equal arguments give equal hashes).
+    """
+
+    env: str
+    env_kwargs: dict[str, Any]
+    split: str
+    icl_share: float
+    seed: int
+    content_sha256: str = ""
+
+    @property
+    def config(self) -> WorldConfig:
+        """The world configuration of the episodes."""
+        return _world_config(self.env_kwargs, self.split, self.icl_share)
+
+
+class Dataset(EpisodeArrays):
+    """An :class:`EpisodeArrays` with the :class:`DatasetInfo` that produced it."""
+
+    def __init__(self, columns: Mapping[str, np.ndarray], info: DatasetInfo) -> None:
+        super().__init__(columns)
+        self.info = info
+
+    @property
+    def config(self) -> WorldConfig:
+        """The world configuration of the episodes."""
+        return self.info.config
+
+
+def _world_config(env_kwargs: Mapping[str, Any], split: str, icl_share: float) -> WorldConfig:
+    world_fields = set(WorldConfig.__dataclass_fields__)
+    kwargs = {k: v for k, v in env_kwargs.items() if k in world_fields}
+    kwargs.update(split=split, icl_share=icl_share)
+    return WorldConfig(**kwargs)
+
+
+_ENV_ONLY_KWARGS = ("tile_size",)  # env kwargs that do not change the world
+
+
+def _check_kwargs(env: str, env_kwargs: Mapping[str, Any]) -> None:
+    allowed = set(WorldConfig.__dataclass_fields__) | set(_ENV_ONLY_KWARGS)
+    allowed -= {"split", "icl_share"}
+    unknown = set(env_kwargs) - allowed
+    if unknown:
+        raise ValueError(
+            f"unknown env kwarg(s) {sorted(unknown)}; valid: {', '.join(sorted(allowed))} "
+            "(split and icl_share have their own options)"
+        )
+    if env not in ENV_NAMES.values():
+        raise ValueError(f"unknown env {env!r}; valid: {', '.join(ENV_NAMES.values())}")
+
+
+def normalize_env(env: str) -> str:
+    """``"ascii"``, ``"ASCII"``, ``"LatentGridworld/ASCII-v0"`` -> ``"ASCII"`` (same for Pixel)."""
+    name = env.rsplit("/", 1)[-1].split("-v")[0].lower()
+    if name not in ENV_NAMES:
+        raise ValueError(
+            f"unknown env {env!r}; valid: ASCII, Pixel (or LatentGridworld/ASCII-v0, "
+            "LatentGridworld/Pixel-v0)"
+        )
+    return ENV_NAMES[name]
+
+
+def expert_episode(config: WorldConfig, task: world.Task, rng: np.random.Generator) -> Episode:
+    """Run the shortest-path expert on ``task``; ``rng`` draws an ICL second goal.
+
+    Equivalent to ``record_episode(env, expert)`` with the task pinned, without the cost of
+    encoding observations (views are gathered from the maze's lookup table at the end).
+    """
+    state = world.start_episode(config, task)
+    rows, cols, goals, actions = [state.position[0]], [state.position[1]], [state.goal], []
+    while not state.done:
+        action = expert_action_for_state(state)
+        actions.append(action)
+        world.step(config, state, action, rng)
+        rows.append(state.position[0])
+        cols.append(state.position[1])
+        goals.append(state.goal)
+    maze = state.maze
+    r, c = np.asarray(rows), np.asarray(cols)
+    extra = {"placement": int(task.placement)} if _HAS_PLACEMENT else {}
+    return Episode(
+        maze=task.maze,
+        start=task.start,
+        split=config.split,
+        views=maze.views[r, c],
+        goals=np.asarray(goals, dtype=np.int8),
+        positions=np.stack([r, c], axis=1).astype(np.int16),
+        visible=maze.visible[r, c],
+        actions=np.asarray(actions, dtype=np.uint8),
+        success=bool(state.terminated),
+        optimal_steps=int(state.optimal_steps),
+        **extra,
+    )
+
+
+def generate_dataset(
+    env: str = "ASCII",
+    episodes: int = 1000,
+    split: str = "train",
+    icl_share: float = 0.0,
+    seed: int = 0,
+    progress: bool = False,
+    **env_kwargs: Any,
+) -> Dataset:
+    """Generate ``episodes`` expert episodes of ``split``, reproducibly from ``seed``.
+
+    Episode ``i`` uses its own generator ``np.random.default_rng([seed, i])`` for the task and
+    any ICL second goal, so the dataset is a pure function of the arguments.
+
+    Args:
+        env: ``"ASCII"`` or ``"Pixel"`` (recorded; episodes are in cell codes either way).
+        episodes: Number of episodes (>= 1).
+        split: ``train``, ``explicit``, ``latent`` or ``new_maze``.
+        icl_share: Share of within-episode ICL episodes (only ``train`` draws them).
+        seed: Seed.
+        progress: Show a tqdm progress bar.
+        **env_kwargs: Env arguments (any :class:`WorldConfig` field, e.g. ``size=13``).
+
+    >>> ds = generate_dataset(episodes=3, seed=1)
+    >>> len(ds), bool(ds.success.all()), ds.info.split
+    (3, True, 'train')
+    """
+    env = normalize_env(env)
+    _check_kwargs(env, env_kwargs)
+    if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
+        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    config = _world_config(env_kwargs, split, icl_share)  # validates split and icl_share
+    out: list[Episode] = []
+    from tqdm.auto import tqdm
+
+    for i in tqdm(
+        range(episodes), desc=f"generate {split}", unit="ep", disable=not progress, mininterval=0.5
+    ):
+        rng = np.random.default_rng([int(seed), i])
+        task = world.sample_task(config, rng, split)
+        out.append(expert_episode(config, task, rng))
+    info = DatasetInfo(env, dict(sorted(env_kwargs.items())), split, float(icl_share), int(seed))
+    arrays = EpisodeArrays.from_episodes(out)
+    digest = full_header(_info_header(info), arrays.columns())["content_sha256"]
+    return Dataset(arrays.columns(), DatasetInfo(**{**info.__dict__, "content_sha256": digest}))
+
+
+def _info_header(info: DatasetInfo) -> dict[str, Any]:
+    return {
+        "format": DATASET_FORMAT,
+        "version": DATASET_VERSION,
+        "env": info.env,
+        "env_kwargs": info.env_kwargs,
+        "split": info.split,
+        "icl_share": info.icl_share,
+        "seed": info.seed,
+        "splits": list(SPLITS),
+    }
+
+
+def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> str:
+    """Write ``dataset`` to ``path`` (``.npz``); return the file's content hash."""
+    return write_arrays(path, _info_header(dataset.info), dataset.columns())
+
+
+def load_dataset(path: str | os.PathLike[str]) -> Dataset:
+    """Read a dataset written by :func:`save_dataset` / ``latent-gridworld generate``.
+
+    The result is a sequence of :class:`Episode` (views into the loaded columns).
+
+    Raises:
+        FileFormatError: the file is truncated, corrupted, or of another format or version.
+    """
+    header, arrays = read_arrays(path, DATASET_FORMAT, (DATASET_VERSION,))
+    if header.get("splits") != list(SPLITS):
+        raise FileFormatError(f"{path} uses splits {header.get('splits')}, expected {SPLITS}")
+    info = DatasetInfo(
+        env=header["env"],
+        env_kwargs=dict(header["env_kwargs"]),
+        split=header["split"],
+        icl_share=float(header["icl_share"]),
+        seed=int(header["seed"]),
+        content_sha256=header["content_sha256"],
+    )
+    try:
+        return Dataset(arrays, info)
+    except ValueError as err:
+        raise FileFormatError(f"{path}: inconsistent columns: {err}") from err
+
+
+# ------------------------------------------------------------------------------------------
+# coverage
+
+
+def coverage(episodes: EpisodeArrays, config: WorldConfig) -> dict[str, Any]:
+    """How much of the pool's latent information the episodes contain.
+
+    Returns:
+        A dict with ``latent_pairs`` (number of latent (maze, object) pairs in the pool),
+        ``latent_pairs_seen`` and ``latent_coverage`` (share of them seen in some episode of that
+        maze), the same for all pool (maze, object) pairs (``pairs``, ``pairs_seen``,
+        ``coverage``), and ``episodes``, ``steps``, ``icl_share``, ``success_rate``.
+    """
+    seen = episodes.seen
+    in_pool = episodes.maze < config.n_mazes
+    seen_pairs = np.zeros((config.n_mazes, config.n_object_types), dtype=bool)
+    if in_pool.any():
+        np.logical_or.at(seen_pairs, episodes.maze[in_pool], seen[in_pool])
+    latent_total = latent_seen = all_total = all_seen = 0
+    for m in range(config.n_mazes):
+        maze = world.build_maze(config, m)
+        latent_total += len(maze.latent_types)
+        latent_seen += int(seen_pairs[m, maze.latent_types].sum())
+        all_total += len(maze.object_types)
+        all_seen += int(seen_pairs[m, maze.object_types].sum())
+    n = len(episodes)
+    return {
+        "episodes": n,
+        "steps": int(episodes.lengths.sum()),
+        "icl_share": float(episodes.icl.mean()) if n else 0.0,
+        "success_rate": float(episodes.success.mean()) if n else 0.0,
+        "latent_pairs": latent_total,
+        "latent_pairs_seen": latent_seen,
+        "latent_coverage": latent_seen / latent_total if latent_total else float("nan"),
+        "pairs": all_total,
+        "pairs_seen": all_seen,
+        "coverage": all_seen / all_total if all_total else float("nan"),
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# command line
+
+
+def _parse_value(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_kw(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--kw expects key=value, got {item!r}")
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``latent-gridworld generate`` argument parser."""
+    p = argparse.ArgumentParser(
+        prog="latent-gridworld generate",
+        description="Write an expert demonstration dataset (.npz; schema in docs/datasets.md).",
+    )
+    p.add_argument("--env", default="ASCII", help="ASCII or Pixel (default ASCII)")
+    p.add_argument("--episodes", type=int, default=1000, help="number of episodes")
+    p.add_argument("--split", default="train", choices=SPLITS, help="task split")
+    p.add_argument(
+        "--icl-share",
+        type=float,
+        default=0.0,
+        help="share of within-episode ICL episodes (train split)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed (same arguments -> same file)")
+    p.add_argument("--out", required=True, help="output file (.npz)")
+    p.add_argument(
+        "--kw",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="env keyword argument, e.g. --kw size=13 (repeatable)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``latent-gridworld generate``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        env_kwargs = _parse_kw(args.kw)
+        t0 = time.perf_counter()
+        dataset = generate_dataset(
+            env=args.env,
+            episodes=args.episodes,
+            split=args.split,
+            icl_share=args.icl_share,
+            seed=args.seed,
+            progress=not args.no_progress,
+            **env_kwargs,
+        )
+        elapsed = time.perf_counter() - t0
+        digest = save_dataset(dataset, args.out)
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    report = coverage(dataset, dataset.config)
+    size = os.path.getsize(args.out)
+    print(
+        f"wrote {args.out}: {len(dataset)} episodes, {report['steps']} steps, "
+        f"{size / 1e6:.2f} MB, {len(dataset) / elapsed:.0f} episodes/s"
+    )
+    print(f"content sha256 {digest}")
+    print(f"ICL episodes {report['icl_share']:.1%}, success {report['success_rate']:.1%}")
+    print(
+        f"latent (maze, object) pairs seen: {report['latent_pairs_seen']}/"
+        f"{report['latent_pairs']} ({report['latent_coverage']:.1%}); all pool pairs "
+        f"{report['pairs_seen']}/{report['pairs']} ({report['coverage']:.1%})"
+    )
+    return 0
