@@ -25,6 +25,7 @@ def register_envs() -> None:
         gym.register(
             id=env_id,
             entry_point="latent_gridworld.envs.gridworld:LatentGridworldEnv",
+            vector_entry_point="latent_gridworld.vector:LatentGridworldVectorEnv",
             kwargs=kwargs,
             # the env enforces its own max_steps; a TimeLimit here would truncate twice
             max_episode_steps=None,

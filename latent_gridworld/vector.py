@@ -1,0 +1,637 @@
+"""``LatentGridworldVectorEnv``: N worlds stepped together in numpy array operations.
+
+The single env (:class:`~latent_gridworld.envs.gridworld.LatentGridworldEnv`) already reads
+every transition from per-maze lookup tables. Here those tables are stacked for every maze in
+use (the training pool at construction, other mazes when a reset first needs them), flattened
+so that one integer, the *global cell* ``slot * H * W + row * W + col``, addresses an agent's
+cell in its maze. A step for all N envs is then a few gathers: walls at the moved-to cells, the
+goal cell compared with the agent's, visible objects, and the view (ASCII codes, or cell codes
+turned into RGB through the tile atlas in one more gather). There is no Python loop over envs on
+the step path; only the envs that reset, and ICL envs that reach their first goal, make a small
+per-env call with their own random generator, in the order the single env makes it. That keeps
+the batched env's transitions identical to ``N`` single envs with the same seeds and actions
+(``tests/test_vector.py`` checks observations, rewards, terminations, truncations and infos
+against ``gymnasium.vector.SyncVectorEnv``).
+
+Created by ``gym.make_vec("LatentGridworld/ASCII-v0", num_envs=N)`` (the ids' default
+vectorization mode is this class, their ``vector_entry_point``), or directly.
+
+>>> import numpy as np
+>>> import latent_gridworld
+>>> from latent_gridworld.vector import LatentGridworldVectorEnv
+>>> envs = LatentGridworldVectorEnv(num_envs=3, obs_mode="ascii")
+>>> obs, info = envs.reset(seed=0)
+>>> obs["view"].shape, obs["goal"].shape, info["maze"].shape
+((3, 25), (3,), (3,))
+>>> obs, reward, terminated, truncated, info = envs.step(np.array([0, 1, 2]))
+>>> reward.dtype, terminated.dtype
+(dtype('float64'), dtype('bool'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from latent_gridworld.core import world
+from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.core.constants import ACTION_DELTAS, N_ACTIONS, SPLITS, Action
+from latent_gridworld.encoders.ascii import codes_to_ascii
+from latent_gridworld.encoders.pixels import tile_atlas
+from latent_gridworld.envs.gridworld import RESET_OPTIONS, LatentGridworldEnv, ObsMode
+
+AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED)
+_INFO_KEYS = (
+    "maze",
+    "goal",
+    "goal_index",
+    "start",
+    "position",
+    "split",
+    "icl",
+    "optimal_steps",
+    "is_success",
+    "visible_objects",
+    "seen_objects",
+)
+
+
+class LatentGridworldVectorEnv(VectorEnv):
+    """``num_envs`` latent gridworlds stepped together with numpy (no Python loop per env).
+
+    Same arguments, spaces, tasks and transitions as the single env, batched: ``obs`` is a dict
+    of arrays with a leading ``num_envs`` axis, rewards are float64, terminations and
+    truncations bool, and ``info`` is a dict of arrays with ``_key`` masks, exactly as
+    :class:`gymnasium.vector.SyncVectorEnv` would build them from the single envs.
+
+    Autoreset (``autoreset_mode``, also in ``metadata["autoreset_mode"]``):
+
+    - ``NEXT_STEP`` (default, Gymnasium's default): the step after an episode ends resets that
+      env, ignoring its action, and returns the first observation of the new episode with
+      reward 0 and no termination/truncation.
+    - ``SAME_STEP``: an env whose episode ends is reset in the same step; the returned
+      observation is the new episode's first, the last one is in ``info["final_obs"]`` (an
+      object array, ``None`` for the envs that did not finish) and the last info in
+      ``info["final_info"]``, each with its ``_final_obs``/``_final_info`` mask. The SB3
+      adapter (:mod:`latent_gridworld.sb3`) uses this mode.
+    - ``DISABLED``: no autoreset; reset finished envs with
+      ``reset(options={"reset_mask": mask})``. Stepping a finished env raises an error.
+
+    Seeding follows ``SyncVectorEnv``: ``reset(seed=s)`` seeds env ``i`` with ``s + i``, a list
+    gives one seed per env, ``None`` keeps each env's generator (or seeds it from entropy).
+    Each env owns a ``numpy.random.Generator`` used exactly as the single env uses its
+    ``np_random``, so env ``i`` here and a single env reset with the same seed are the same
+    episode for the same actions.
+
+    The stacked lookup tables grow when a reset first meets a maze (``new_maze`` split, or an
+    explicit ``options["maze"]``); they are never evicted, so feeding an unbounded stream of
+    fresh maze ids through ``options`` grows memory by about ``H * W * (V * V + n_types + 1)``
+    bytes per maze.
+
+    Args:
+        num_envs: Number of environments (>= 1).
+        obs_mode: ``"pixel"`` or ``"ascii"``, as for the single env.
+        tile_size: Pixel size of one cell in ``"pixel"`` mode.
+        render_mode: ``None``, ``"rgb_array"`` (a tuple of full-maze frames, one per env) or
+            ``"ansi"`` (a tuple of texts).
+        render_tile_size: Pixel size of one cell in rendered frames.
+        autoreset_mode: An :class:`gymnasium.vector.AutoresetMode` (or its string value).
+        **world_kwargs: Any field of :class:`~latent_gridworld.core.config.WorldConfig`.
+    """
+
+    metadata: dict[str, Any] = {
+        "render_modes": ["rgb_array", "ansi"],
+        "render_fps": 8,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        obs_mode: ObsMode = "pixel",
+        tile_size: int = 8,
+        render_mode: str | None = None,
+        render_tile_size: int = 24,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        **world_kwargs: Any,
+    ) -> None:
+        if (
+            isinstance(num_envs, (bool, np.bool_))
+            or not isinstance(num_envs, (int, np.integer))
+            or num_envs < 1
+        ):
+            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"unknown render_mode {render_mode!r} for the vector env; valid: "
+                f"{self.metadata['render_modes']} (use the single env for 'human')"
+            )
+        self.autoreset_mode = _parse_autoreset_mode(autoreset_mode)
+        # The single env validates every other argument and is reused as the task sampler for
+        # reset options and as the renderer, so both behave exactly as in the single env.
+        self._single = LatentGridworldEnv(
+            obs_mode=obs_mode,
+            tile_size=tile_size,
+            render_tile_size=render_tile_size,
+            **world_kwargs,
+        )
+        self.config: WorldConfig = self._single.config
+        self.obs_mode: ObsMode = obs_mode
+        self.tile_size = tile_size
+        self.render_mode = render_mode
+        self.num_envs = int(num_envs)
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
+
+        self.single_observation_space = self._single.observation_space
+        self.single_action_space: spaces.Discrete = spaces.Discrete(N_ACTIONS)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+
+        c = self.config
+        self._size = c.size
+        self._cells = c.size * c.size
+        self._n_types = c.n_object_types
+        self._limit = c.episode_limit
+        self._side = c.observed_size
+        # flat-index displacement of each action; border walls keep moves inside the maze
+        self._delta = (ACTION_DELTAS[:, 0] * c.size + ACTION_DELTAS[:, 1]).astype(np.int64)
+        if obs_mode == "pixel":
+            atlas = tile_atlas(tile_size)
+            row_bytes = tile_size * 3
+            # One atlas row per (cell code, pixel row), as whole 8-byte words when possible,
+            # so an image is a single take of (code * t + y) rows laid out in image order.
+            rows = np.ascontiguousarray(atlas.reshape(atlas.shape[0] * tile_size, row_bytes))
+            self._atlas_rows = rows.view(np.uint64) if row_bytes % 8 == 0 else rows
+            self._tile_rows = np.arange(tile_size, dtype=np.intp)
+
+        self._init_tables()
+        n, t = self.num_envs, self._n_types
+        self._rngs: list[np.random.Generator | None] = [None] * n
+        self._cell = np.zeros(n, dtype=np.int64)  # global cell of the agent
+        self._slot = np.zeros(n, dtype=np.int64)
+        self._goal = np.zeros(n, dtype=np.int64)  # current goal type
+        self._first_goal = np.zeros(n, dtype=np.int64)  # the task's goal (for get_state)
+        self._goal_cell = np.zeros(n, dtype=np.int64)  # global cell of the current goal
+        self._goal_index = np.zeros(n, dtype=np.int64)
+        self._steps = np.zeros(n, dtype=np.int64)
+        self._seen = np.zeros((n, t), dtype=bool)
+        self._optimal = np.zeros(n, dtype=np.int64)
+        self._icl = np.zeros(n, dtype=bool)
+        self._maze = np.zeros(n, dtype=np.int64)
+        self._start = np.zeros((n, 2), dtype=np.int64)
+        self._split = np.full(n, c.split, dtype=object)
+        self._terminated = np.zeros(n, dtype=bool)
+        self._truncated = np.zeros(n, dtype=bool)
+        self._autoreset = np.zeros(n, dtype=bool)
+        self._has_reset = False
+        self._any_icl = False
+
+    # ------------------------------------------------------------------ lookup tables
+
+    def _init_tables(self) -> None:
+        cells, t, side = self._cells, self._n_types, self._side
+        self._slots: dict[int, int] = {}
+        self._n_slots = 0
+        cap = self.config.n_mazes
+        self._walls = np.zeros(cap * cells, dtype=bool)
+        self._visible = np.zeros((cap * cells, t), dtype=bool)
+        self._views = np.zeros((cap * cells, side * side), dtype=np.uint8)
+        self._type_cell = np.full((cap, t), -1, dtype=np.int64)  # local cell of each type
+        self._dist = np.zeros((cap, t, cells), dtype=np.int64)  # steps to each type's cell
+        self._latent_type = np.zeros((cap, t), dtype=bool)
+        self._in_pool = np.zeros(cap, dtype=bool)
+        self._add_mazes(range(self.config.n_mazes))
+
+    def _grow(self, needed: int) -> None:
+        cap = len(self._in_pool)
+        if needed <= cap:
+            return
+        new_cap = max(needed, 2 * cap)
+        cells = self._cells
+
+        def grown(a: np.ndarray, per_slot: int, fill: Any = 0) -> np.ndarray:
+            out = np.full((new_cap * per_slot, *a.shape[1:]), fill, dtype=a.dtype)
+            out[: len(a)] = a
+            return out
+
+        self._walls = grown(self._walls, cells)
+        self._visible = grown(self._visible, cells)
+        self._views = grown(self._views, cells)
+        self._type_cell = grown(self._type_cell, 1, -1)
+        self._dist = grown(self._dist, 1)
+        self._latent_type = grown(self._latent_type, 1)
+        self._in_pool = grown(self._in_pool, 1)
+
+    def _add_mazes(self, maze_ids: Sequence[int] | range) -> None:
+        new = [m for m in dict.fromkeys(int(m) for m in maze_ids) if m not in self._slots]
+        if not new:
+            return
+        self._grow(self._n_slots + len(new))
+        cells = self._cells
+        for maze_id in new:
+            maze = world.build_maze(self.config, maze_id)
+            s = self._n_slots
+            rows = slice(s * cells, (s + 1) * cells)
+            self._walls[rows] = maze.walls.ravel()
+            self._visible[rows] = maze.visible.reshape(cells, -1)
+            views = maze.views.reshape(cells, -1)
+            self._views[rows] = codes_to_ascii(views) if self.obs_mode == "ascii" else views
+            local = maze.object_cells[:, 0] * self._size + maze.object_cells[:, 1]
+            self._type_cell[s, maze.object_types] = local
+            dist = maze.distances.reshape(len(local), cells).astype(np.int64)
+            self._dist[s, maze.object_types] = dist
+            if maze.in_pool:
+                self._latent_type[s, maze.latent_types] = True
+            self._in_pool[s] = maze.in_pool
+            self._slots[maze_id] = s
+            self._n_slots += 1
+
+    # ------------------------------------------------------------------ Gymnasium API
+
+    def reset(
+        self,
+        *,
+        seed: int | Sequence[int | None] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Reset every env (or those in ``options["reset_mask"]``).
+
+        Args:
+            seed: ``None`` (keep each env's generator), an int ``s`` (env ``i`` gets ``s + i``)
+                or one seed (or ``None``) per env.
+            options: The single env's reset options (``maze``, ``goal``, ``start``, ``icl``,
+                ``split``), applied to every env reset, plus ``reset_mask``: a bool array of
+                shape ``(num_envs,)`` selecting the envs to reset (the others keep their state
+                and observation; ``info`` then has entries only for the reset envs).
+
+        Returns:
+            The batched observation and info.
+        """
+        n = self.num_envs
+        seeds = _parse_seeds(seed, n)
+        options = dict(options or {})
+        mask = options.pop("reset_mask", None)
+        if mask is None:
+            idx = np.arange(n)
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (n,) or mask.dtype != np.bool_:
+                raise ValueError(
+                    f"options['reset_mask'] must be a bool array of shape ({n},), got "
+                    f"shape {mask.shape} and dtype {mask.dtype}"
+                )
+            idx = np.flatnonzero(mask)
+        if not self._has_reset:
+            # every env needs a state: a masked first reset resets them all
+            idx, mask = np.arange(n), None
+        for i in idx:
+            if seeds[i] is not None or self._rngs[i] is None:
+                self._rngs[i] = seeding.np_random(seeds[i])[0]
+        self._reset_envs(idx, options)
+        self._has_reset = True
+        self._autoreset[idx] = False
+        obs = self._observation()
+        info = self._info()
+        if mask is not None:
+            info = _masked_info(info, mask)
+        return obs, info
+
+    def step(
+        self, actions: Any
+    ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every env with its action (an int array of shape ``(num_envs,)`` in 0..3).
+
+        Returns:
+            ``(obs, rewards, terminations, truncations, info)``, batched.
+        """
+        if not self._has_reset:
+            raise RuntimeError("call reset() before step()")
+        actions = self._check_actions(actions)
+        mode = self.autoreset_mode
+        resetting = self._autoreset
+        if mode == AutoresetMode.DISABLED and resetting.any():
+            bad = np.flatnonzero(resetting)[:10].tolist()
+            raise RuntimeError(
+                f"envs {bad} have ended (terminated or truncated) and autoreset_mode is "
+                "DISABLED; call reset(options={'reset_mask': mask}) for them first"
+            )
+        rewards, terminated, truncated = self._advance(actions, resetting)
+        final: dict[str, Any] = {}
+        obs = None
+        if mode == AutoresetMode.NEXT_STEP:
+            if resetting.any():
+                idx = np.flatnonzero(resetting)
+                self._reset_envs(idx, {})
+                rewards[idx] = 0.0
+                terminated[idx] = False
+                truncated[idx] = False
+            self._autoreset = terminated | truncated
+        elif mode == AutoresetMode.SAME_STEP:
+            done = terminated | truncated
+            if done.any():
+                idx = np.flatnonzero(done)
+                obs = self._observation()
+                final = self._final(obs, done, idx)
+                self._reset_envs(idx, {})
+                for key, value in self._observation(idx).items():
+                    obs[key][idx] = value
+        else:
+            self._autoreset = terminated | truncated
+        if obs is None:
+            obs = self._observation()
+        info = self._info()
+        if final:
+            info = {**final, **info}
+        return obs, rewards, terminated, truncated, info
+
+    def render(self) -> tuple[Any, ...] | None:
+        """``rgb_array``: a tuple of full-maze frames; ``ansi``: a tuple of texts, per env."""
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode to make_vec")
+            return None
+        frames: list[Any] = []
+        for i in range(self.num_envs):
+            self._single.state = self.get_state(i)
+            if self.render_mode == "ansi":
+                frames.append(self._single.render_text())
+            else:
+                frames.append(self._single.render_frame())
+        self._single.state = None
+        return tuple(frames)
+
+    def get_state(self, index: int) -> world.EpisodeState:
+        """The episode state of env ``index``, as the single env would hold it (a fresh copy)."""
+        if not self._has_reset:
+            raise RuntimeError("call reset() before get_state()")
+        if not 0 <= index < self.num_envs:
+            raise IndexError(f"env index {index} out of range 0..{self.num_envs - 1}")
+        i = index
+        maze = world.build_maze(self.config, int(self._maze[i]))
+        pos = int(self._cell[i] - self._slot[i] * self._cells)
+        task = world.Task(
+            int(self._maze[i]),
+            int(self._first_goal[i]),
+            (int(self._start[i, 0]), int(self._start[i, 1])),
+            bool(self._icl[i]),
+        )
+        return world.EpisodeState(
+            task=task,
+            maze=maze,
+            position=divmod(pos, self._size),
+            goal=int(self._goal[i]),
+            goal_index=int(self._goal_index[i]),
+            steps=int(self._steps[i]),
+            seen=self._seen[i].copy(),
+            optimal_steps=int(self._optimal[i]),
+            terminated=bool(self._terminated[i]),
+            truncated=bool(self._truncated[i]),
+        )
+
+    def np_random_of(self, index: int) -> np.random.Generator:
+        """The random generator of env ``index`` (the single env's ``np_random``)."""
+        rng = self._rngs[index]
+        if rng is None:
+            raise RuntimeError("call reset() before np_random_of()")
+        return rng
+
+    # ------------------------------------------------------------------ internals
+
+    def _check_actions(self, actions: Any) -> np.ndarray:
+        a = np.asarray(actions)
+        n = self.num_envs
+        if a.shape != (n,):
+            raise ValueError(
+                f"actions must have shape ({n},), one per env, got shape {a.shape} "
+                f"(action_space is {self.action_space})"
+            )
+        if a.dtype.kind not in "iu":
+            raise ValueError(
+                f"actions must be integers in 0..{N_ACTIONS - 1}, got dtype {a.dtype}; "
+                "valid: " + ", ".join(f"{x.value}={x.name}" for x in Action)
+            )
+        if a.min() < 0 or a.max() >= N_ACTIONS:
+            bad = int(np.flatnonzero((a < 0) | (a >= N_ACTIONS))[0])
+            raise ValueError(
+                f"action {a[bad]} of env {bad} is outside Discrete({N_ACTIONS}); valid: "
+                + ", ".join(f"{x.value}={x.name}" for x in Action)
+            )
+        return a
+
+    def _advance(
+        self, actions: np.ndarray, resetting: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One transition of world.step for every env, in array operations.
+
+        Envs in ``resetting`` are stepped too (cheaper than masking) but are reset right after,
+        which overwrites everything; they are only kept out of the ICL goal draw, which would
+        consume random numbers.
+        """
+        target = self._cell + self._delta[actions]
+        cell = np.where(self._walls[target], self._cell, target)
+        self._cell = cell
+        self._steps += 1
+        reached = cell == self._goal_cell
+        rewards = np.full(self.num_envs, -self.config.step_penalty, dtype=np.float64)
+        rewards += reached
+        terminated = reached
+        if self._any_icl:
+            draw = reached & self._icl & (self._goal_index == 0) & ~resetting
+            if draw.any():
+                terminated = reached.copy()
+                for i in np.flatnonzero(draw):
+                    terminated[i] = not self._second_goal(int(i))
+        # seen is updated after the ICL draw, as in world.step
+        self._seen |= self._visible[cell]
+        truncated = ~terminated & (self._steps >= self._limit)
+        self._terminated = terminated.copy()
+        self._truncated = truncated.copy()
+        return rewards, terminated, truncated
+
+    def _second_goal(self, i: int) -> bool:
+        """world.step's ICL draw for env ``i``; True if a second goal was announced."""
+        s = int(self._slot[i])
+        eligible = self._seen[i].copy()
+        eligible[self._goal[i]] = False
+        if self._in_pool[s]:
+            eligible[self._latent_type[s]] = False
+        candidates = np.flatnonzero(eligible)
+        if len(candidates) == 0:
+            return False
+        rng = self._rngs[i]
+        assert rng is not None
+        goal = int(candidates[int(rng.integers(len(candidates)))])
+        local = int(self._cell[i] - s * self._cells)
+        self._goal[i] = goal
+        self._goal_index[i] = 1
+        self._goal_cell[i] = s * self._cells + self._type_cell[s, goal]
+        self._optimal[i] += self._dist[s, goal, local]
+        return True
+
+    def _reset_envs(self, idx: np.ndarray, options: dict[str, Any]) -> None:
+        """Start a new episode in each env of ``idx`` with its own generator."""
+        if len(idx) == 0:
+            return
+        config = self.config
+        unknown = set(options) - set(RESET_OPTIONS)
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: {RESET_OPTIONS}")
+        split = options.get("split", config.split)
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; valid splits are {', '.join(SPLITS)}")
+        rngs = self._rngs
+        tasks: list[world.Task] = []
+        if {"maze", "goal", "start", "icl"} & set(options):
+            # the single env's own option handling, run with env i's generator
+            single = self._single
+            single._split = split
+            for i in idx:
+                single._np_random = rngs[i]
+                task = single._task_from_options(options)
+                world.start_episode(config, task)  # validates start and goal as reset does
+                tasks.append(task)
+        else:
+            tasks = [world.sample_task(config, rngs[i], split) for i in idx]
+        maze_ids = [t.maze for t in tasks]
+        if any(m not in self._slots for m in maze_ids):
+            self._add_mazes(maze_ids)
+        slot_of = self._slots
+        slots = np.array([slot_of[m] for m in maze_ids], dtype=np.int64)
+        goals = np.array([t.goal for t in tasks], dtype=np.int64)
+        starts = np.array([t.start for t in tasks], dtype=np.int64).reshape(len(tasks), 2)
+        icl = np.array([t.icl for t in tasks], dtype=bool)
+        local = starts[:, 0] * self._size + starts[:, 1]
+        base = slots * self._cells
+        cell = base + local
+        self._cell[idx] = cell
+        self._slot[idx] = slots
+        self._goal[idx] = goals
+        self._first_goal[idx] = goals
+        self._goal_cell[idx] = base + self._type_cell[slots, goals]
+        self._goal_index[idx] = 0
+        self._steps[idx] = 0
+        self._seen[idx] = self._visible[cell]
+        self._optimal[idx] = self._dist[slots, goals, local]
+        self._icl[idx] = icl
+        self._maze[idx] = maze_ids
+        self._start[idx] = starts
+        self._split[idx] = split
+        self._terminated[idx] = False
+        self._truncated[idx] = False
+        self._any_icl = self._any_icl or bool(icl.any())
+
+    def _observation(self, idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The batched observation (of the envs in ``idx`` only, if given)."""
+        cell, goal, maze = self._cell, self._goal, self._maze
+        if idx is not None:
+            cell, goal, maze = cell[idx], goal[idx], maze[idx]
+        obs: dict[str, np.ndarray] = {}
+        views = np.take(self._views, cell, axis=0)
+        if self.obs_mode == "pixel":
+            obs["image"] = self._image(views)
+        else:
+            obs["view"] = views
+        obs["goal"] = goal.copy()
+        if self.config.maze_cue:
+            obs["maze"] = np.minimum(maze, self.config.n_mazes)
+        if self.config.position_cue:
+            position = self._positions()
+            obs["position"] = position if idx is None else position[idx]
+        return obs
+
+    def _image(self, codes: np.ndarray) -> np.ndarray:
+        """``(N, V*V)`` cell codes to ``(N, V*t, V*t, 3)`` RGB: one take from the atlas rows."""
+        n, v, t = len(codes), self._side, self.tile_size
+        row = codes.astype(np.intp)
+        row *= t
+        # index [env, view row, pixel row, view col] -> atlas row (code * t + pixel row)
+        idx = row.reshape(n, v, 1, v) + self._tile_rows.reshape(1, 1, t, 1)
+        pixels = np.take(self._atlas_rows, idx, axis=0)
+        return pixels.view(np.uint8).reshape(n, v * t, v * t, 3)
+
+    def _positions(self) -> np.ndarray:
+        local = self._cell - self._slot * self._cells
+        out = np.empty((self.num_envs, 2), dtype=np.int64)
+        np.divmod(local, self._size, out=(out[:, 0], out[:, 1]))
+        return out
+
+    def _info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "maze": self._maze.copy(),
+            "goal": self._goal.copy(),
+            "goal_index": self._goal_index.copy(),
+            "start": self._start.copy(),
+            "position": self._positions(),
+            "split": self._split.copy(),
+            "icl": self._icl.copy(),
+            "optimal_steps": self._optimal.copy(),
+            "is_success": self._terminated.copy(),
+            "visible_objects": self._visible[self._cell],
+            "seen_objects": self._seen.copy(),
+        }
+        out: dict[str, Any] = {}
+        n = self.num_envs
+        for key in _INFO_KEYS:
+            out[key] = info[key]
+            out[f"_{key}"] = np.ones(n, dtype=bool)
+        return out
+
+    def _final(
+        self, obs: dict[str, np.ndarray], done: np.ndarray, idx: np.ndarray
+    ) -> dict[str, Any]:
+        """``final_obs``/``final_info`` entries for the envs in ``idx`` (before their reset)."""
+        final_obs = np.full(self.num_envs, None, dtype=object)
+        for i in idx:
+            # copies: the batch rows are overwritten with the next episode's first observation
+            final_obs[i] = {k: v[i].copy() for k, v in obs.items()}
+        final_info = _masked_info(self._info(), done)
+        return {
+            "final_obs": final_obs,
+            "_final_obs": done.copy(),
+            "final_info": final_info,
+            "_final_info": done.copy(),
+        }
+
+
+def _parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:
+    try:
+        parsed = AutoresetMode(mode)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed not in AUTORESET_MODES:
+        raise ValueError(
+            f"unknown autoreset_mode {mode!r}; valid: "
+            + ", ".join(f"AutoresetMode.{m.name} ({m.value!r})" for m in AUTORESET_MODES)
+        )
+    return parsed
+
+
+def _parse_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int | None]:
+    if seed is None:
+        return [None] * n
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+        return [int(seed) + i for i in range(n)]
+    if isinstance(seed, (str, bytes)) or not isinstance(seed, Sequence | np.ndarray):
+        raise ValueError(f"seed must be None, an int or a list of {n} ints, got {seed!r}")
+    seeds = list(seed)
+    if len(seeds) != n:
+        raise ValueError(f"seed list must have one seed per env ({n}), got {len(seeds)}")
+    return [None if s is None else int(s) for s in seeds]
+
+
+def _masked_info(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
+    """``info`` restricted to ``mask`` as ``SyncVectorEnv`` builds it: zeros/None elsewhere."""
+    out: dict[str, Any] = {}
+    off = ~mask
+    for key in _INFO_KEYS:
+        value = info[key].copy()
+        value[off] = None if value.dtype == object else 0
+        out[key] = value
+        out[f"_{key}"] = mask.copy()
+    return out
