@@ -1,0 +1,428 @@
+"""Episode keys and the FAISS index over them.
+
+- :class:`RetrievalQuery`: what an agent knows when it asks the memory for episodes.
+- :class:`Featurizer`: the pluggable protocol that turns episodes and queries into key vectors
+  (an agent's own encoder can implement it); :class:`DefaultFeaturizer` is the fixed one.
+- :func:`maze_embedding`: a fixed random unit vector per (maze, placement), for the oracle's
+  structured keys (maze ids are unbounded, so no one-hot of fixed size).
+- :class:`KeyIndex`: float32 keys plus a FAISS inner-product index whose type follows the size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from agents.memory._faiss import faiss, use_threads, validate_threads
+from latent_gridworld.datasets import EpisodeArrays
+from latent_gridworld.episode import Episode
+
+MAZE_EMBEDDING_DIM = 32
+_MAZE_EMBEDDING_SEED = 0x6D617A65  # "maze"
+
+
+@dataclass(frozen=True)
+class RetrievalQuery:
+    """What the agent knows when it retrieves.
+
+    Attributes:
+        maze: Maze id of the current task (the oracle uses it; ``knn`` does not).
+        goal: Current goal object type.
+        seen: ``(n_object_types,)`` bool, object types seen so far in this episode, or ``None``.
+        history: The current episode so far (its views feed the ``knn`` query), or ``None``.
+        placement: Object-placement variant of the maze (0: the maze's own).
+        exclude: Memory ids never to return (e.g. the episode being trained on).
+    """
+
+    maze: int
+    goal: int
+    seen: np.ndarray | None = None
+    history: Episode | None = None
+    placement: int = 0
+    exclude: tuple[int, ...] = field(default_factory=tuple)
+
+
+@runtime_checkable
+class Featurizer(Protocol):
+    """Turns episodes into keys and queries into query vectors of the same ``dim``.
+
+    Keys are compared by inner product; L2-normalise them for cosine similarity. Implement this
+    with an agent's own encoder to let ``knn`` retrieval use learned embeddings.
+    """
+
+    dim: int
+
+    def episode_keys(self, episodes: EpisodeArrays) -> np.ndarray:
+        """``(len(episodes), dim)`` float32 keys of stored episodes."""
+        ...
+
+    def query_keys(self, queries: Sequence[RetrievalQuery]) -> np.ndarray:
+        """``(len(queries), dim)`` float32 query vectors."""
+        ...
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return (x / np.maximum(norm, 1e-12)).astype(np.float32)
+
+
+def _view_hashes(views: np.ndarray) -> np.ndarray:
+    """A 64-bit hash per view (rows of cell codes), vectorised over views."""
+    flat = views.reshape(len(views), -1).astype(np.uint64)
+    h = np.full(len(views), np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+    prime = np.uint64(0x100000001B3)
+    with np.errstate(over="ignore"):
+        for j in range(flat.shape[1]):  # V*V columns, each a vector op over all views
+            h = (h ^ flat[:, j]) * prime
+        h ^= h >> np.uint64(33)  # murmur3 finaliser: spread the low bits used for buckets
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+    return h
+
+
+class DefaultFeaturizer:
+    """The fixed featurizer: objects seen, plus a hashed set of the views seen.
+
+    An episode's key is ``[object_weight * seen / sqrt(#seen), view_weight * v]`` (L2
+    normalised), where ``v`` is the signed feature-hashed set of distinct views in the episode
+    (normalised). A query is ``[object_weight * onehot(goal), view_weight * v(history)]``: it
+    scores episodes that saw the goal, and that share views (hence, most likely, the maze) with
+    what the agent has seen so far.
+
+    >>> from latent_gridworld.datasets import generate_dataset
+    >>> f = DefaultFeaturizer(n_object_types=8)
+    >>> keys = f.episode_keys(generate_dataset(episodes=2, seed=0))
+    >>> keys.shape, keys.dtype, bool(np.allclose(np.linalg.norm(keys, axis=1), 1))
+    ((2, 128), dtype('float32'), True)
+    """
+
+    name = "default"
+
+    def __init__(
+        self,
+        n_object_types: int = 8,
+        view_dim: int = 120,
+        object_weight: float = 1.0,
+        view_weight: float = 1.0,
+    ) -> None:
+        if n_object_types < 1 or view_dim < 1:
+            raise ValueError(
+                f"n_object_types and view_dim must be >= 1, got {n_object_types}, {view_dim}"
+            )
+        self.n_object_types = int(n_object_types)
+        self.view_dim = int(view_dim)
+        self.object_weight = float(object_weight)
+        self.view_weight = float(view_weight)
+        self.dim = self.n_object_types + self.view_dim
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (stored in memory files)."""
+        return {
+            "n_object_types": self.n_object_types,
+            "view_dim": self.view_dim,
+            "object_weight": self.object_weight,
+            "view_weight": self.view_weight,
+        }
+
+    def view_features(self, views: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+        """``(n_groups, view_dim)``: normalised signed presence of the distinct views per group."""
+        out = np.zeros((n_groups, self.view_dim), dtype=np.float64)
+        if len(views) == 0:
+            return out.astype(np.float32)
+        h = _view_hashes(views)
+        order = np.lexsort((h, groups))
+        g, hs = groups[order], h[order]
+        first = np.ones(len(hs), dtype=bool)
+        first[1:] = (g[1:] != g[:-1]) | (hs[1:] != hs[:-1])
+        g, hs = g[first], hs[first]
+        bucket = (hs % np.uint64(self.view_dim)).astype(np.int64)
+        sign = ((hs >> np.uint64(40)) & np.uint64(1)).astype(np.float64) * 2.0 - 1.0
+        np.add.at(out, (g, bucket), sign)
+        return _normalize(out)
+
+    def episode_keys(self, episodes: EpisodeArrays) -> np.ndarray:
+        """``(E, dim)`` float32 unit keys."""
+        self._check_types(episodes.n_object_types)
+        seen = episodes.seen.astype(np.float64)
+        obj = seen / np.sqrt(np.maximum(seen.sum(axis=1, keepdims=True), 1.0))
+        groups = np.repeat(np.arange(len(episodes)), np.diff(episodes.offsets))
+        views = self.view_features(episodes.views, groups, len(episodes))
+        return _normalize(np.hstack([self.object_weight * obj, self.view_weight * views]))
+
+    def query_keys(self, queries: Sequence[RetrievalQuery]) -> np.ndarray:
+        """``(n, dim)`` float32 unit query vectors."""
+        obj = np.zeros((len(queries), self.n_object_types))
+        views, groups = [], []
+        for i, q in enumerate(queries):
+            if not 0 <= q.goal < self.n_object_types:
+                raise ValueError(f"goal {q.goal} outside 0..{self.n_object_types - 1}")
+            obj[i, q.goal] = 1.0
+            if q.history is not None:
+                self._check_types(q.history.visible.shape[1])
+                views.append(q.history.views)
+                groups.append(np.full(len(q.history.views), i))
+        if views:
+            v = self.view_features(np.concatenate(views), np.concatenate(groups), len(queries))
+        else:
+            v = np.zeros((len(queries), self.view_dim), dtype=np.float32)
+        return _normalize(np.hstack([self.object_weight * obj, self.view_weight * v]))
+
+    def _check_types(self, n: int) -> None:
+        if n != self.n_object_types:
+            raise ValueError(
+                f"episodes have {n} object types but the featurizer was built for "
+                f"{self.n_object_types}"
+            )
+
+
+_embedding_cache: dict[tuple[int, int], np.ndarray] = {}
+
+
+def maze_embedding(maze: np.ndarray, placement: np.ndarray) -> np.ndarray:
+    """``(n, MAZE_EMBEDDING_DIM)`` float32 unit vectors, a fixed random one per (maze, placement).
+
+    Two different mazes have inner product ~N(0, 1/32); the same maze exactly 1 (to float
+    rounding). The oracle therefore finds a maze's episodes with an inner-product threshold,
+    then confirms the (rare) near-collisions against the stored ids.
+
+    >>> e = maze_embedding(np.array([3, 3, 10**9]), np.array([0, 0, 0]))
+    >>> bool(np.allclose(e[0], e[1])), round(float(e[0] @ e[0]), 5)
+    (True, 1.0)
+    """
+    maze = np.asarray(maze, dtype=np.int64)
+    placement = np.asarray(placement, dtype=np.int64)
+    pairs, inverse = np.unique(np.stack([maze, placement], axis=1), axis=0, return_inverse=True)
+    table = np.empty((len(pairs), MAZE_EMBEDDING_DIM), dtype=np.float32)
+    for j, (m, p) in enumerate(pairs):
+        key = (int(m), int(p))
+        vec = _embedding_cache.get(key)
+        if vec is None:
+            rng = np.random.default_rng([_MAZE_EMBEDDING_SEED, key[0], key[1]])
+            raw = rng.standard_normal(MAZE_EMBEDDING_DIM)
+            vec = (raw / np.linalg.norm(raw)).astype(np.float32)
+            if len(_embedding_cache) < 1_000_000:  # bounded: the maze stream is unlimited
+                _embedding_cache[key] = vec
+        table[j] = vec
+    return table[inverse.reshape(-1)]
+
+
+# ------------------------------------------------------------------------------------------
+# the index
+
+INDEX_KINDS = ("auto", "flat", "ivf", "hnsw")
+
+
+@dataclass(frozen=True)
+class IndexParams:
+    """How :class:`KeyIndex` picks and tunes its FAISS index.
+
+    Attributes:
+        flat_threshold: ``index="auto"`` uses an exact ``IndexFlatIP`` below this many keys and
+            IVF at or above it (measured in ``benchmarks/memory_throughput.py``).
+        nlist: IVF lists (``None``: ``clip(2 * sqrt(N), 64, 2048)`` at build time).
+        nprobe: IVF lists searched (``None``: ``max(32, nlist // 16)``).
+        hnsw_m: HNSW graph degree.
+        ef_construction: HNSW build beam.
+        ef_search: HNSW search beam.
+        train_per_list: IVF training points per list (k-means sample size).
+    """
+
+    flat_threshold: int = 50_000
+    nlist: int | None = None
+    nprobe: int | None = None
+    hnsw_m: int = 32
+    ef_construction: int = 64
+    ef_search: int = 64
+    train_per_list: int = 64
+
+
+class KeyIndex:
+    """Float32 keys (ids ``0..N-1`` in insertion order) with an inner-product FAISS index.
+
+    ``kind="auto"`` keeps an exact flat index below ``params.flat_threshold`` keys and switches
+    to IVF above it, retraining whenever the store has grown 4x since the last training.
+    """
+
+    def __init__(
+        self, dim: int, kind: str = "auto", threads: int = 1, params: IndexParams | None = None
+    ) -> None:
+        if kind not in INDEX_KINDS:
+            raise ValueError(f"unknown index {kind!r}; valid: {', '.join(INDEX_KINDS)}")
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ValueError(f"key dimension must be a positive integer, got {dim!r}")
+        self.dim = int(dim)
+        self.kind = kind
+        self.threads = validate_threads(threads)
+        self.params = params or IndexParams()
+        self._keys = np.zeros((0, self.dim), dtype=np.float32)
+        self._n = 0
+        self._index: Any = None
+        self._quantizer: Any = None  # kept alive beside the IVF index that points to it
+        self.built_kind = ""
+        self._trained_at = 0
+
+    def __len__(self) -> int:
+        """Number of keys."""
+        return self._n
+
+    @property
+    def keys(self) -> np.ndarray:
+        """``(N, dim)`` float32 keys (a read-only view)."""
+        view = self._keys[: self._n]
+        view.flags.writeable = False
+        return view
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the keys plus the FAISS index's own storage (estimated from its codes)."""
+        index_bytes = 0
+        if self._index is not None:
+            index_bytes = len(faiss.serialize_index(self._index))
+        return int(self._keys[: self._n].nbytes + index_bytes)
+
+    def check(self, keys: Any, what: str = "keys") -> np.ndarray:
+        """``keys`` as a C-contiguous ``(n, dim)`` float32 array; ValueError otherwise."""
+        a = np.asarray(keys)
+        if a.dtype.kind != "f":
+            raise ValueError(f"{what} must be a float array (float32), got dtype {a.dtype}")
+        if a.ndim == 1:
+            a = a[None, :]
+        if a.ndim != 2 or a.shape[1] != self.dim:
+            raise ValueError(
+                f"{what} must have shape ({self.dim},) or (n, {self.dim}), got {np.shape(keys)}"
+            )
+        if not np.isfinite(a).all():
+            raise ValueError(f"{what} contain NaN or infinite values")
+        return np.ascontiguousarray(a, dtype=np.float32)
+
+    def add(self, keys: Any) -> None:
+        """Append keys (ids continue from ``len(self)``)."""
+        new = self.check(keys)
+        n = self._n + len(new)
+        if n > len(self._keys):
+            grown = np.zeros((max(n, 2 * len(self._keys), 1024), self.dim), dtype=np.float32)
+            grown[: self._n] = self._keys[: self._n]
+            self._keys = grown
+        self._keys[self._n : n] = new
+        self._n = n
+        want = self._wanted_kind()
+        retrain = want == "ivf" and n >= 4 * self._trained_at
+        if self._index is None or want != self.built_kind or retrain:
+            self._build(want)
+        else:
+            use_threads(self.threads)
+            self._index.add(new)
+
+    def _wanted_kind(self) -> str:
+        if self.kind != "auto":
+            return self.kind
+        return "flat" if self._n < self.params.flat_threshold else "ivf"
+
+    def _build(self, kind: str) -> None:
+        use_threads(self.threads)
+        keys = self._keys[: self._n]
+        p = self.params
+        index: Any
+        quantizer: Any
+        if kind == "flat":
+            index = faiss.IndexFlatIP(self.dim)
+            quantizer = None
+        elif kind == "hnsw":
+            index = faiss.IndexHNSWFlat(self.dim, p.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = p.ef_construction
+            index.hnsw.efSearch = p.ef_search
+            quantizer = None
+        else:
+            nlist = p.nlist or int(np.clip(2 * np.sqrt(max(self._n, 1)), 64, 2048))
+            nlist = max(1, min(nlist, self._n // 4 or 1))  # k-means needs points per list
+            quantizer = faiss.IndexFlatIP(self.dim)
+            index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(0)
+            n_train = min(self._n, p.train_per_list * nlist)
+            sample = keys[np.sort(rng.choice(self._n, size=n_train, replace=False))]
+            index.cp.seed = 0
+            index.cp.max_points_per_centroid = p.train_per_list
+            index.train(np.ascontiguousarray(sample))
+            index.nprobe = min(nlist, p.nprobe or max(32, nlist // 16))
+            self._trained_at = self._n
+        if len(keys):
+            index.add(np.ascontiguousarray(keys))
+        self._index, self._quantizer, self.built_kind = index, quantizer, kind
+
+    def search(self, queries: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` by inner product: ``(scores, ids)``, each ``(n, min(k, N))``.
+
+        Missing results (an approximate index that found fewer) have id -1 and score -inf.
+        """
+        q = self.check(queries, "query")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        kk = min(int(k), self._n)
+        if kk == 0 or self._index is None:
+            return np.zeros((len(q), 0), np.float32), np.zeros((len(q), 0), np.int64)
+        use_threads(self.threads)
+        scores, ids = self._index.search(q, kk)
+        scores[ids < 0] = -np.inf
+        return scores, ids.astype(np.int64)
+
+    def range_search(self, query: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """Every id whose inner product with ``query`` exceeds ``threshold`` (exact on flat)."""
+        if self.built_kind != "flat":
+            raise RuntimeError("range_search is exact only on a flat index")
+        q = self.check(query, "query")
+        if self._n == 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        use_threads(self.threads)
+        lims, scores, ids = self._index.range_search(q[:1], float(threshold))
+        return scores[lims[0] : lims[1]], ids[lims[0] : lims[1]].astype(np.int64)
+
+    # -------------------------------------------------------------- persistence
+
+    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Header fields and arrays that :meth:`from_state` restores exactly."""
+        header = {
+            "dim": self.dim,
+            "kind": self.kind,
+            "built_kind": self.built_kind,
+            "trained_at": self._trained_at,
+            "params": self.params.__dict__,
+            "n": self._n,
+        }
+        arrays = {"keys": self.keys.copy()}
+        if self._index is not None:
+            arrays["index"] = faiss.serialize_index(self._index)
+        return header, arrays
+
+    @classmethod
+    def from_state(
+        cls, header: dict[str, Any], arrays: dict[str, np.ndarray], threads: int = 1
+    ) -> KeyIndex:
+        """Rebuild from :meth:`state` (ValueError on any inconsistency)."""
+        out = cls(int(header["dim"]), header["kind"], threads, IndexParams(**header["params"]))
+        keys = arrays["keys"]
+        if keys.dtype != np.float32 or keys.ndim != 2 or keys.shape != (header["n"], out.dim):
+            raise ValueError(
+                f"keys have shape {keys.shape} and dtype {keys.dtype}; expected "
+                f"({header['n']}, {out.dim}) float32"
+            )
+        out._keys = np.array(keys, dtype=np.float32)
+        out._n = len(keys)
+        out._trained_at = int(header["trained_at"])
+        out.built_kind = header["built_kind"]
+        if "index" in arrays:
+            index = faiss.deserialize_index(np.ascontiguousarray(arrays["index"], dtype=np.uint8))
+            if index.d != out.dim or index.ntotal != out._n:
+                raise ValueError(
+                    f"the FAISS index holds {index.ntotal} vectors of dimension {index.d}; "
+                    f"expected {out._n} of dimension {out.dim}"
+                )
+            if out.built_kind == "ivf":
+                ivf = faiss.extract_index_ivf(index)
+                out._quantizer = ivf.quantizer
+            out._index = index
+        elif out._n:
+            raise ValueError("keys are stored but the FAISS index is missing")
+        return out
