@@ -370,11 +370,11 @@ class KeyIndex:
 
     def range_search(self, query: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
         """Every id whose inner product with ``query`` exceeds ``threshold`` (exact on flat)."""
-        if self.built_kind != "flat":
-            raise RuntimeError("range_search is exact only on a flat index")
         q = self.check(query, "query")
         if self._n == 0:
             return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        if self.built_kind != "flat":
+            raise RuntimeError("range_search is exact only on a flat index")
         use_threads(self.threads)
         lims, scores, ids = self._index.range_search(q[:1], float(threshold))
         return scores[lims[0] : lims[1]], ids[lims[0] : lims[1]].astype(np.int64)

@@ -392,7 +392,9 @@ class EpisodicMemory:
         if featurizer is None and header["featurizer"].get("name") == "default":
             featurizer = DefaultFeaturizer(**header["featurizer"]["config"])
         if featurizer is not None and featurizer.dim != dim:
-            raise FileFormatError(f"the featurizer's dim {featurizer.dim} differs from {dim}")
+            raise FileFormatError(
+                f"the featurizer's dim {featurizer.dim} differs from the file's key dimension {dim}"
+            )
         keys = KeyIndex.from_state(
             header["index"],
             {k[4:]: v for k, v in arrays.items() if k.startswith("key_")},
