@@ -1,0 +1,171 @@
+"""Expert datasets: generation, exact round trip, reproducibility, metadata, coverage, CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import latent_gridworld  # noqa: F401  (registers the envs)
+from latent_gridworld.cli import main as cli_main
+from latent_gridworld.core import world
+from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.datasets import (
+    FileFormatError,
+    coverage,
+    generate_dataset,
+    load_dataset,
+    main,
+    save_dataset,
+)
+from latent_gridworld.episode import record_episode
+from latent_gridworld.expert import expert_action
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return generate_dataset(episodes=300, split="train", icl_share=0.5, seed=3)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_round_trip_is_exact_for_every_array(tmp_path, dataset):
+    path = tmp_path / "d.npz"
+    digest = save_dataset(dataset, path)
+    loaded = load_dataset(path)
+    assert digest == loaded.info.content_sha256 == dataset.info.content_sha256
+    assert loaded.info == dataset.info
+    for name, array in dataset.columns().items():
+        got = loaded.columns()[name]
+        assert got.dtype == array.dtype and got.shape == array.shape, name
+        np.testing.assert_array_equal(got, array, err_msg=name)
+    for i in (0, 123, 299):
+        a, b = dataset[i], loaded[i]
+        for name in ("views", "goals", "positions", "visible", "actions"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert (a.maze, a.start, a.split, a.success, a.optimal_steps) == (
+            b.maze,
+            b.start,
+            b.split,
+            b.success,
+            b.optimal_steps,
+        )
+    # numpy alone reads the file, without pickle
+    with np.load(path, allow_pickle=False) as npz:
+        assert npz["views"].dtype == np.uint8 and npz["actions"].dtype == np.uint8
+        assert len(npz["offsets"]) == len(dataset) + 1
+
+
+def test_same_arguments_give_byte_identical_files(tmp_path):
+    a, b, c = tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz"
+    args = ["--episodes", "40", "--icl-share", "0.3", "--seed", "5", "--no-progress"]
+    assert main([*args, "--out", str(a)]) == 0
+    assert main([*args, "--out", str(b)]) == 0
+    assert sha256(a) == sha256(b)
+    assert load_dataset(a).info.content_sha256 == load_dataset(b).info.content_sha256
+    assert main([*args[:-2], "6", "--no-progress", "--out", str(c)]) == 0
+    assert load_dataset(c).info.content_sha256 != load_dataset(a).info.content_sha256
+
+
+def test_episodes_match_the_env_played_by_the_expert(dataset):
+    env = gym.make("LatentGridworld/ASCII-v0")
+    for e in dataset[:40]:
+        if len(e.goal_sequence) > 1:
+            continue  # the env draws an ICL second goal from its own generator
+        options = {"maze": e.maze, "goal": int(e.goals[0]), "start": e.start, "icl": False}
+        played = record_episode(env, lambda env, obs: expert_action(env), seed=0, options=options)
+        for name in ("views", "goals", "positions", "visible", "actions"):
+            np.testing.assert_array_equal(getattr(played, name), getattr(e, name), err_msg=name)
+        assert played.optimal_steps == e.optimal_steps and played.success
+
+
+def test_metadata_splits_and_icl_episodes(dataset):
+    config = dataset.config
+    assert dataset.info.split == "train" and set(e.split for e in dataset) == {"train"}
+    assert dataset.success.all() and (dataset.lengths == dataset.optimal_steps).all()
+    for e in dataset:
+        maze = world.build_maze(config, e.maze)
+        assert e.maze < config.n_mazes
+        goals = e.goal_sequence
+        assert not np.isin(goals, maze.latent_types).any()  # latent pairs are never train goals
+        assert tuple(e.start) in {tuple(s) for s in maze.train_starts}
+        if len(goals) == 2:  # the second goal was seen before it was announced
+            switch = int(np.flatnonzero(e.goals == goals[1])[0])
+            assert e.visible[:switch, goals[1]].any()
+    assert 0.2 < dataset.icl.mean() < 0.5  # asked for 0.5; ends early when nothing was seen
+    latent = generate_dataset(episodes=30, split="latent", seed=0)
+    for e in latent:
+        assert int(e.goals[0]) in world.build_maze(config, e.maze).latent_types
+
+
+def test_coverage_counts_latent_pairs_seen(dataset):
+    config = dataset.config
+    report = coverage(dataset, config)
+    seen_pairs = {(e.maze, t) for e in dataset for t in np.flatnonzero(e.seen_objects)}
+    latent = {(m, int(t)) for m in range(16) for t in world.build_maze(config, m).latent_types}
+    assert report["latent_pairs"] == len(latent) == 16
+    assert report["latent_pairs_seen"] == len(latent & seen_pairs)
+    assert report["latent_coverage"] == len(latent & seen_pairs) / 16
+    small = generate_dataset(episodes=3, seed=0)
+    few = coverage(small, small.config)
+    assert few["latent_pairs_seen"] < 16 and few["episodes"] == 3
+
+
+def test_cli_reports_and_rejects_bad_input(tmp_path, capsys):
+    out = tmp_path / "d.npz"
+    argv = ["generate", "--env", "Pixel", "--episodes", "25", "--split", "new_maze", "--seed", "1"]
+    assert cli_main([*argv, "--no-progress", "--out", str(out), "--kw", "size=11"]) == 0
+    text = capsys.readouterr().out
+    assert "25 episodes" in text and "content sha256" in text and "latent (maze, object)" in text
+    loaded = load_dataset(out)
+    assert loaded.info.env == "Pixel" and loaded.info.env_kwargs == {"size": 11}
+    assert loaded.views.shape[1:] == (5, 5) and (loaded.maze >= 16).all()
+    assert main(["--out", str(out), "--kw", "sise=11", "--no-progress"]) == 2
+    assert "unknown env kwarg(s) ['sise']" in capsys.readouterr().err
+    assert main(["--out", str(out), "--env", "Atari", "--no-progress"]) == 2
+    assert "unknown env 'Atari'; valid: ASCII, Pixel" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="episodes must be a positive integer"):
+        generate_dataset(episodes=0)
+
+
+def test_damaged_or_foreign_files_are_refused(tmp_path, dataset):
+    path = tmp_path / "d.npz"
+    save_dataset(dataset, path)
+    data = path.read_bytes()
+    (tmp_path / "t.npz").write_bytes(data[:-100])
+    with pytest.raises(FileFormatError, match="truncated or corrupted"):
+        load_dataset(tmp_path / "t.npz")
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x01
+    (tmp_path / "c.npz").write_bytes(bytes(flipped))
+    with pytest.raises(FileFormatError, match="corrupted"):
+        load_dataset(tmp_path / "c.npz")
+    with zipfile.ZipFile(tmp_path / "plain.npz", "w") as zf:
+        zf.writestr("views.npy", b"")
+    with pytest.raises(FileFormatError):
+        load_dataset(tmp_path / "plain.npz")
+    with pytest.raises(FileNotFoundError):
+        load_dataset(tmp_path / "missing.npz")
+
+
+def test_importing_datasets_does_not_import_torch_or_faiss():
+    code = (
+        "import sys, latent_gridworld.datasets; "
+        "print('torch' in sys.modules, 'faiss' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_world_config_round_trips_through_info(dataset):
+    assert dataset.config == WorldConfig(split="train", icl_share=0.5)
