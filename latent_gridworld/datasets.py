@@ -412,6 +412,8 @@ class DatasetInfo:
         split: Split the tasks were drawn from.
         icl_share: Share of ICL episodes requested (train split only).
         seed: Generation seed.
+        stream: Episodes per fresh stream maze (0: tasks sampled from ``split``).
+        first_maze: Offset into the maze stream.
         content_sha256: Hash of the stored content (equal arguments give equal hashes).
     """
 
@@ -420,6 +422,8 @@ class DatasetInfo:
     split: str
     icl_share: float
     seed: int
+    stream: int = 0
+    first_maze: int = 0
     content_sha256: str = ""
 
     @property
@@ -515,12 +519,19 @@ def generate_dataset(
     icl_share: float = 0.0,
     seed: int = 0,
     progress: bool = False,
+    stream: int = 0,
+    first_maze: int = 0,
     **env_kwargs: Any,
 ) -> Dataset:
     """Generate ``episodes`` expert episodes of ``split``, reproducibly from ``seed``.
 
     Episode ``i`` uses its own generator ``np.random.default_rng([seed, i])`` for the task and
     any ICL second goal, so the dataset is a pure function of the arguments.
+
+    With ``stream > 0`` the episodes come instead from the unlimited stream of fresh mazes
+    (ids from ``n_mazes + n_new_mazes + first_maze`` on, ``stream`` episodes per maze, any
+    object a goal, ICL episodes at ``icl_share``); they are recorded with split ``new_maze``
+    (outside the pool). D9 found such a stream necessary for retrieval training.
 
     Args:
         env: ``"ASCII"`` or ``"Pixel"`` (recorded; episodes are in cell codes either way).
@@ -529,6 +540,8 @@ def generate_dataset(
         icl_share: Share of within-episode ICL episodes (only ``train`` draws them).
         seed: Seed.
         progress: Show a tqdm progress bar.
+        stream: Episodes per fresh stream maze (0: sample tasks of ``split``).
+        first_maze: Offset into the maze stream (keeps train and test streams apart).
         **env_kwargs: Env arguments (any :class:`WorldConfig` field, e.g. ``size=13``).
 
     >>> ds = generate_dataset(episodes=3, seed=1)
@@ -541,20 +554,44 @@ def generate_dataset(
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    for name, value in (("stream", stream), ("first_maze", first_maze)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if stream:
+        split = "new_maze"
     config = _world_config(env_kwargs, split, icl_share)  # validates split and icl_share
     out: list[Episode] = []
     from tqdm.auto import tqdm
 
-    for i in tqdm(
-        range(episodes), desc=f"generate {split}", unit="ep", disable=not progress, mininterval=0.5
-    ):
+    base = config.n_mazes + config.n_new_mazes + int(first_maze)
+    desc = f"generate {'stream' if stream else split}"
+    for i in tqdm(range(episodes), desc=desc, unit="ep", disable=not progress, mininterval=0.5):
         rng = np.random.default_rng([int(seed), i])
-        task = world.sample_task(config, rng, split)
+        if stream:
+            task = _stream_task(config, base + i // int(stream), rng)
+        else:
+            task = world.sample_task(config, rng, split)
         out.append(expert_episode(config, task, rng))
-    info = DatasetInfo(env, dict(sorted(env_kwargs.items())), split, float(icl_share), int(seed))
+    info = DatasetInfo(
+        env,
+        dict(sorted(env_kwargs.items())),
+        split,
+        float(icl_share),
+        int(seed),
+        stream=int(stream),
+        first_maze=int(first_maze),
+    )
     arrays = EpisodeArrays.from_episodes(out)
     digest = full_header(_info_header(info), arrays.columns())["content_sha256"]
     return Dataset(arrays.columns(), DatasetInfo(**{**info.__dict__, "content_sha256": digest}))
+
+
+def _stream_task(config: WorldConfig, maze_id: int, rng: np.random.Generator) -> world.Task:
+    maze = world.build_maze(config, maze_id)
+    goal = int(rng.choice(maze.object_types))
+    r, c = maze.start_cells[int(rng.integers(len(maze.start_cells)))]
+    icl = config.icl_share > 0 and bool(rng.random() < config.icl_share)
+    return world.Task(maze_id, goal, (int(r), int(c)), icl)
 
 
 def _info_header(info: DatasetInfo) -> dict[str, Any]:
@@ -566,6 +603,8 @@ def _info_header(info: DatasetInfo) -> dict[str, Any]:
         "split": info.split,
         "icl_share": info.icl_share,
         "seed": info.seed,
+        "stream": info.stream,
+        "first_maze": info.first_maze,
         "splits": list(SPLITS),
     }
 
@@ -592,6 +631,8 @@ def load_dataset(path: str | os.PathLike[str]) -> Dataset:
         split=header["split"],
         icl_share=float(header["icl_share"]),
         seed=int(header["seed"]),
+        stream=int(header["stream"]),
+        first_maze=int(header["first_maze"]),
         content_sha256=header["content_sha256"],
     )
     try:
@@ -709,6 +750,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             icl_share=args.icl_share,
             seed=args.seed,
             progress=not args.no_progress,
+            stream=args.stream,
+            first_maze=args.first_maze,
             **env_kwargs,
         )
         elapsed = time.perf_counter() - t0

@@ -169,3 +169,16 @@ def test_importing_datasets_does_not_import_torch_or_faiss():
 
 def test_world_config_round_trips_through_info(dataset):
     assert dataset.config == WorldConfig(split="train", icl_share=0.5)
+
+
+def test_stream_of_fresh_mazes(tmp_path):
+    a = generate_dataset(episodes=12, stream=4, icl_share=1.0, seed=0)
+    b = generate_dataset(episodes=8, stream=4, seed=0, first_maze=3)
+    first = 16 + 256  # n_mazes + n_new_mazes: the stream starts after the held-out mazes
+    assert a.maze.tolist() == [first] * 4 + [first + 1] * 4 + [first + 2] * 4
+    assert b.maze.tolist() == [first + 3] * 4 + [first + 4] * 4
+    assert {e.split for e in a} == {"new_maze"} and a.icl.any()
+    path = tmp_path / "s.npz"
+    assert main(["--episodes", "8", "--stream", "2", "--no-progress", "--out", str(path)]) == 0
+    info = load_dataset(path).info
+    assert (info.stream, info.first_maze, info.split) == (2, 0, "new_maze")
