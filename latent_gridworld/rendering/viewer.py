@@ -57,7 +57,10 @@ class Viewer:
         if pump:
             pg.event.pump()
         pg.display.flip()
-        self.clock.tick(self.fps)
+        # pace a visible window to ``fps``; a headless one (SDL's dummy driver) has no viewer
+        # to pace for, so tests and recordings do not sleep
+        if pg.display.get_driver() != "dummy":
+            self.clock.tick(self.fps)
 
     def close(self) -> None:
         """Close the window (safe to call twice)."""

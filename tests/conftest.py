@@ -1,0 +1,32 @@
+"""Shared test set-up: headless pygame, the registered ids, and the golden-hash option."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything can import pygame: no window, no sound card (CI machines have neither).
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
+import pytest  # noqa: E402
+
+import latent_gridworld  # noqa: E402, F401 - registers the ids
+from latent_gridworld.testing import registered_env_ids  # noqa: E402
+
+ENV_IDS = registered_env_ids()
+assert ENV_IDS, "no latent_gridworld env is registered"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="record golden rollout hashes for registered ids that have none (never overwrites)",
+    )
+
+
+@pytest.fixture(params=ENV_IDS)
+def env_id(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
