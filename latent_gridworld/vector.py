@@ -5,8 +5,8 @@ every transition from per-maze lookup tables. Here those tables are stacked for 
 use (the training pool at construction, other mazes when a reset first needs them), flattened
 so that one integer, the *global cell* ``slot * H * W + row * W + col``, addresses an agent's
 cell in its maze. A step for all N envs is then a few gathers: walls at the moved-to cells, the
-goal cell compared with the agent's, visible objects, and the view (ASCII codes, or cell codes
-turned into RGB through the tile atlas in one more gather). There is no Python loop over envs on
+goal cell compared with the agent's, visible objects, and the view (ASCII codes, or RGB in one
+gather of view-row strips pre-rendered from the tile atlas). There is no Python loop over envs on
 the step path; only the envs that reset, and ICL envs that reach their first goal, make a small
 per-env call with their own random generator, in the order the single env makes it. That keeps
 the batched env's transitions identical to ``N`` single envs with the same seeds and actions
@@ -44,7 +44,7 @@ from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, N_ACTIONS, SPLITS, Action
 from latent_gridworld.encoders.ascii import codes_to_ascii
-from latent_gridworld.encoders.pixels import tile_atlas
+from latent_gridworld.encoders.pixels import codes_to_image
 from latent_gridworld.envs.gridworld import RESET_OPTIONS, LatentGridworldEnv, ObsMode
 
 AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED)
@@ -162,14 +162,13 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._side = c.observed_size
         # flat-index displacement of each action; border walls keep moves inside the maze
         self._delta = (ACTION_DELTAS[:, 0] * c.size + ACTION_DELTAS[:, 1]).astype(np.int64)
-        if obs_mode == "pixel":
-            atlas = tile_atlas(tile_size)
-            row_bytes = tile_size * 3
-            # One atlas row per (cell code, pixel row), as whole 8-byte words when possible,
-            # so an image is a single take of (code * t + y) rows laid out in image order.
-            rows = np.ascontiguousarray(atlas.reshape(atlas.shape[0] * tile_size, row_bytes))
-            self._atlas_rows = rows.view(np.uint64) if row_bytes % 8 == 0 else rows
-            self._tile_rows = np.arange(tile_size, dtype=np.intp)
+        # Pixel mode: every distinct row of V cell codes met in a view is rendered once from
+        # the tile atlas into a *strip* (t pixel rows of V*t*3 bytes); the view table then
+        # holds, per cell, the V strip ids of its view, and an image batch is one take of
+        # strips, already in image memory order. (A take of single atlas rows needs V*t*V
+        # indices per image and measured about 4x slower.)
+        self._strip_of: dict[bytes, int] = {}
+        self._strips = np.zeros((0, tile_size, self._side * tile_size * 3), dtype=np.uint8)
 
         self._init_tables()
         n, t = self.num_envs, self._n_types
@@ -201,8 +200,14 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._n_slots = 0
         cap = self.config.n_mazes
         self._walls = np.zeros(cap * cells, dtype=bool)
+        local = np.arange(cells)
+        self._rowcol_one = np.stack([local // self._size, local % self._size], axis=1)
+        self._rowcol = np.zeros((cap * cells, 2), dtype=np.int64)
         self._visible = np.zeros((cap * cells, t), dtype=bool)
-        self._views = np.zeros((cap * cells, side * side), dtype=np.uint8)
+        if self.obs_mode == "pixel":
+            self._views = np.zeros((cap * cells, side), dtype=np.intp)  # strip ids
+        else:
+            self._views = np.zeros((cap * cells, side * side), dtype=np.uint8)  # ASCII
         self._type_cell = np.full((cap, t), -1, dtype=np.int64)  # local cell of each type
         self._dist = np.zeros((cap, t, cells), dtype=np.int64)  # steps to each type's cell
         self._latent_type = np.zeros((cap, t), dtype=bool)
@@ -222,6 +227,7 @@ class LatentGridworldVectorEnv(VectorEnv):
             return out
 
         self._walls = grown(self._walls, cells)
+        self._rowcol = grown(self._rowcol, cells)
         self._visible = grown(self._visible, cells)
         self._views = grown(self._views, cells)
         self._type_cell = grown(self._type_cell, 1, -1)
@@ -240,9 +246,12 @@ class LatentGridworldVectorEnv(VectorEnv):
             s = self._n_slots
             rows = slice(s * cells, (s + 1) * cells)
             self._walls[rows] = maze.walls.ravel()
+            self._rowcol[rows] = self._rowcol_one
             self._visible[rows] = maze.visible.reshape(cells, -1)
-            views = maze.views.reshape(cells, -1)
-            self._views[rows] = codes_to_ascii(views) if self.obs_mode == "ascii" else views
+            if self.obs_mode == "pixel":
+                self._views[rows] = self._strip_ids(maze.views).reshape(cells, -1)
+            else:
+                self._views[rows] = codes_to_ascii(maze.views.reshape(cells, -1))
             local = maze.object_cells[:, 0] * self._size + maze.object_cells[:, 1]
             self._type_cell[s, maze.object_types] = local
             dist = maze.distances.reshape(len(local), cells).astype(np.int64)
@@ -298,9 +307,7 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._has_reset = True
         self._autoreset[idx] = False
         obs = self._observation()
-        info = self._info()
-        if mask is not None:
-            info = _masked_info(info, mask)
+        info = self._info() if mask is None else _scatter_info(self._info(idx), mask, idx)
         return obs, info
 
     def step(
@@ -541,40 +548,65 @@ class LatentGridworldVectorEnv(VectorEnv):
         if self.config.maze_cue:
             obs["maze"] = np.minimum(maze, self.config.n_mazes)
         if self.config.position_cue:
-            position = self._positions()
-            obs["position"] = position if idx is None else position[idx]
+            obs["position"] = self._positions(cell)
         return obs
 
-    def _image(self, codes: np.ndarray) -> np.ndarray:
-        """``(N, V*V)`` cell codes to ``(N, V*t, V*t, 3)`` RGB: one take from the atlas rows."""
-        n, v, t = len(codes), self._side, self.tile_size
-        row = codes.astype(np.intp)
-        row *= t
-        # index [env, view row, pixel row, view col] -> atlas row (code * t + pixel row)
-        idx = row.reshape(n, v, 1, v) + self._tile_rows.reshape(1, 1, t, 1)
-        pixels = np.take(self._atlas_rows, idx, axis=0)
-        return pixels.view(np.uint8).reshape(n, v * t, v * t, 3)
+    def _image(self, strip_ids: np.ndarray) -> np.ndarray:
+        """``(N, V)`` strip ids to ``(N, V*t, V*t, 3)`` RGB images in one take."""
+        n, px = len(strip_ids), self._side * self.tile_size
+        return np.take(self._strips, strip_ids, axis=0).reshape(n, px, px, 3)
 
-    def _positions(self) -> np.ndarray:
-        local = self._cell - self._slot * self._cells
-        out = np.empty((self.num_envs, 2), dtype=np.int64)
-        np.divmod(local, self._size, out=(out[:, 0], out[:, 1]))
-        return out
+    def _strip_ids(self, views: np.ndarray) -> np.ndarray:
+        """Strip id of every view row in ``views`` (``(..., V, V)`` codes), rendering new ones."""
+        rows = views.reshape(-1, self._side)
+        ids = np.empty(len(rows), dtype=np.intp)
+        strip_of = self._strip_of
+        new: list[np.ndarray] = []
+        for j, row in enumerate(rows):
+            key = row.tobytes()
+            k = strip_of.get(key)
+            if k is None:
+                k = strip_of[key] = len(strip_of)
+                new.append(row)
+            ids[j] = k
+        if new:
+            t = self.tile_size
+            # (k, 1, V) codes -> (k, t, V*t, 3) pixels: the atlas gather of the single env
+            strips = codes_to_image(np.stack(new)[:, None, :], t).reshape(len(new), t, -1)
+            used = len(strip_of) - len(new)
+            if len(strip_of) > len(self._strips):
+                grown = np.zeros((2 * len(strip_of), *self._strips.shape[1:]), dtype=np.uint8)
+                grown[:used] = self._strips[:used]
+                self._strips = grown
+            self._strips[used : len(strip_of)] = strips
+        return ids.reshape(views.shape[:-1])
 
-    def _info(self) -> dict[str, Any]:
+    def _positions(self, cell: np.ndarray | None = None) -> np.ndarray:
+        """(row, col) of the agent of every env (or of global cells ``cell``)."""
+        return np.take(self._rowcol, self._cell if cell is None else cell, axis=0)
+
+    def _info(self, idx: np.ndarray | None = None) -> dict[str, Any]:
+        """The batched info with ``_key`` masks (only the values of ``idx``, if given)."""
+
+        def rows(a: np.ndarray) -> np.ndarray:
+            return a.copy() if idx is None else a[idx]
+
+        cell = rows(self._cell)
         info: dict[str, Any] = {
-            "maze": self._maze.copy(),
-            "goal": self._goal.copy(),
-            "goal_index": self._goal_index.copy(),
-            "start": self._start.copy(),
-            "position": self._positions(),
-            "split": self._split.copy(),
-            "icl": self._icl.copy(),
-            "optimal_steps": self._optimal.copy(),
-            "is_success": self._terminated.copy(),
-            "visible_objects": self._visible[self._cell],
-            "seen_objects": self._seen.copy(),
+            "maze": rows(self._maze),
+            "goal": rows(self._goal),
+            "goal_index": rows(self._goal_index),
+            "start": rows(self._start),
+            "position": self._positions(cell),
+            "split": rows(self._split),
+            "icl": rows(self._icl),
+            "optimal_steps": rows(self._optimal),
+            "is_success": rows(self._terminated),
+            "visible_objects": np.take(self._visible, cell, axis=0),
+            "seen_objects": rows(self._seen),
         }
+        if idx is not None:
+            return info
         out: dict[str, Any] = {}
         n = self.num_envs
         for key in _INFO_KEYS:
@@ -590,7 +622,7 @@ class LatentGridworldVectorEnv(VectorEnv):
         for i in idx:
             # copies: the batch rows are overwritten with the next episode's first observation
             final_obs[i] = {k: v[i].copy() for k, v in obs.items()}
-        final_info = _masked_info(self._info(), done)
+        final_info = _scatter_info(self._info(idx), done, idx)
         return {
             "final_obs": final_obs,
             "_final_obs": done.copy(),
@@ -625,13 +657,17 @@ def _parse_seeds(seed: int | Sequence[int | None] | None, n: int) -> list[int | 
     return [None if s is None else int(s) for s in seeds]
 
 
-def _masked_info(info: dict[str, Any], mask: np.ndarray) -> dict[str, Any]:
-    """``info`` restricted to ``mask`` as ``SyncVectorEnv`` builds it: zeros/None elsewhere."""
+def _scatter_info(rows: dict[str, Any], mask: np.ndarray, idx: np.ndarray) -> dict[str, Any]:
+    """Info values of the envs ``idx`` as ``SyncVectorEnv`` batches them: zeros/None elsewhere."""
     out: dict[str, Any] = {}
-    off = ~mask
+    n = len(mask)
     for key in _INFO_KEYS:
-        value = info[key].copy()
-        value[off] = None if value.dtype == object else 0
-        out[key] = value
+        value = rows[key]
+        if value.dtype == object:
+            full = np.full(n, None, dtype=object)
+        else:
+            full = np.zeros((n, *value.shape[1:]), dtype=value.dtype)
+        full[idx] = value
+        out[key] = full
         out[f"_{key}"] = mask.copy()
     return out
