@@ -733,6 +733,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="env keyword argument, e.g. --kw size=13 (repeatable)",
     )
+    p.add_argument(
+        "--stream",
+        type=int,
+        default=0,
+        metavar="K",
+        help="draw from the unlimited stream of fresh mazes instead, K episodes per maze",
+    )
+    p.add_argument("--first-maze", type=int, default=0, help="offset into the maze stream")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
 
