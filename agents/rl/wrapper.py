@@ -1,0 +1,306 @@
+"""``RetrievalObservation``: a Gymnasium wrapper that puts retrieved episodes into the observation.
+
+At ``reset`` (and, with ``requery="goal_change"``, whenever an ICL episode announces a new
+goal) the wrapper asks an :class:`~agents.memory.EpisodicMemory` retriever for ``k`` past
+episodes, trims each to the ``steps_per_episode`` most informative steps and adds them to the
+observation as fixed-shape arrays (trimming is :func:`agents.memory.trim_steps`, ``"visible"``:
+each object's first sighting, then evenly spaced steps where an object is visible; D9 measured
+that retrieved episodes cut to such steps are easier to use than whole ones):
+
+- ``"mem_views"``: ``(k * L * V * V,)`` uint8 cell codes of the retrieved steps' views;
+- ``"mem_actions"``: ``(k * L,)`` uint8 action taken at each step (``4`` = the episode's end);
+- ``"mem_goals"``: ``(k * L,)`` uint8 goal shown at each step;
+- ``"mem_mask"``: ``(k * L,)`` uint8, 1 where a slot holds a retrieved step, 0 for padding.
+
+They are flat vectors (row-major over episode, step, view row, view column) because SB3's
+checker and most RL libraries expect images or 1-D vectors; :meth:`RetrievalObservation.
+unflatten` gives them their shape back.
+
+Why cell codes and not pixels or ids: PPO's rollout buffer stores every observation. Cell
+codes of ``k = 3`` episodes of ``L = 8`` steps in a 5x5 view take 600 bytes per observation,
+less than the 4800-byte image itself; the same steps as 40x40 RGB images would take 115 kB
+per observation (about 0.5 GB for a 4096-observation rollout). The features extractor turns
+codes into exactly the pixels' first-layer features through the tile atlas (see
+:mod:`agents.rl.extractor`), so nothing is lost. Ids plus a store read by the extractor would
+be smaller still, but tie a checkpoint to a live memory object and break when the memory
+changes between acting and the PPO update; codes are self-contained.
+
+With ``mode="none"`` the same keys are present and all-masked: both agents of a pair have the
+same observation space and the same network.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from agents.memory import EpisodicMemory, Featurizer, RetrievalQuery, make_retriever, trim_steps
+from latent_gridworld.core.constants import N_ACTIONS, N_CELL_CODES
+from latent_gridworld.episode import Episode
+
+RetrievalMode = Literal["oracle", "knn", "none"]
+MODES: tuple[str, ...] = ("oracle", "knn", "none")
+REQUERY: tuple[str, ...] = ("reset", "goal_change")
+MEMORY_KEYS: tuple[str, ...] = ("mem_views", "mem_actions", "mem_goals", "mem_mask")
+END_ACTION = N_ACTIONS  # the action slot of an episode's last view (no action taken there)
+
+
+class RetrievalObservation(gym.Wrapper[dict[str, Any], int, dict[str, Any], int]):
+    """Add ``k`` retrieved, trimmed episodes (cell codes + mask) to a latent gridworld's Dict obs.
+
+    Args:
+        env: A ``LatentGridworld`` env (possibly wrapped), either observation mode.
+        memory: The episodic memory to retrieve from. Required for ``oracle``/``knn`` and for
+            ``fill_online``; may be ``None`` for ``mode="none"`` without online filling.
+        mode: ``"oracle"`` (relevant + distractors), ``"knn"`` or ``"none"`` (the baseline:
+            keys present, all masked).
+        k: Retrieved episodes per query.
+        steps_per_episode: ``L``, steps kept per retrieved episode.
+        n_relevant: Relevant episodes per oracle query.
+        n_distractors: Distractor episodes per oracle query.
+        requery: ``"reset"`` queries once per episode; ``"goal_change"`` also queries when an
+            ICL episode announces its second goal.
+        fill_online: Add every finished episode of this env to ``memory`` (the agent's own
+            experience). Needs the memory in this process (``DummyVecEnv``, not subprocesses).
+        featurizer: Passed to :func:`agents.memory.make_retriever` (``knn`` keys).
+        seed: Seed of the retrieval RNG; it is also re-seeded by ``reset(seed=...)``. Kept
+            apart from the env's RNG so both modes see identical task sequences.
+
+    Raises:
+        ValueError: Unknown mode or requery, no memory where one is needed, or a memory whose
+            episodes do not match the env's view size or object vocabulary.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env[dict[str, Any], int],
+        memory: EpisodicMemory | None,
+        mode: RetrievalMode = "oracle",
+        *,
+        k: int = 3,
+        steps_per_episode: int = 8,
+        n_relevant: int = 1,
+        n_distractors: int = 2,
+        requery: str = "reset",
+        fill_online: bool = False,
+        featurizer: Featurizer | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(env)
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
+        if requery not in REQUERY:
+            raise ValueError(f"unknown requery {requery!r}; valid: {', '.join(REQUERY)}")
+        if k < 1 or steps_per_episode < 1:
+            raise ValueError(f"k and steps_per_episode must be >= 1, got {k}, {steps_per_episode}")
+        base = env.unwrapped
+        config = getattr(base, "config", None)
+        if config is None or not isinstance(env.observation_space, spaces.Dict):
+            raise ValueError(
+                "RetrievalObservation wraps a LatentGridworld env (Dict observations and a "
+                f"WorldConfig); got {type(base).__name__}"
+            )
+        clash = set(MEMORY_KEYS) & set(env.observation_space.spaces)
+        if clash:
+            raise ValueError(f"the env already has observation keys {sorted(clash)}")
+        if memory is None and (mode != "none" or fill_online):
+            need = f"mode {mode!r}" if mode != "none" else "fill_online=True"
+            raise ValueError(
+                f"{need} needs an EpisodicMemory; pass memory=EpisodicMemory(n_object_types="
+                f"{config.n_object_types}) (prefilled or filled online), or use mode='none'"
+            )
+        self.view_size = int(config.observed_size)
+        self.n_object_types = int(config.n_object_types)
+        if memory is not None:
+            check_memory_matches(memory, self.view_size, self.n_object_types)
+        self.memory = memory
+        self.mode = mode
+        self.k = k
+        self.steps_per_episode = steps_per_episode
+        self.requery = requery
+        self.fill_online = fill_online
+        self.retriever = (
+            make_retriever(
+                mode,
+                memory,
+                n_relevant=n_relevant,
+                n_distractors=n_distractors,
+                featurizer=featurizer,
+            )
+            if mode != "none"
+            else None
+        )
+        self._rng = np.random.default_rng(seed)
+        n, cells = k * steps_per_episode, self.view_size**2
+        self.observation_space = spaces.Dict(
+            {
+                **env.observation_space.spaces,
+                "mem_views": spaces.Box(0, N_CELL_CODES - 1, (n * cells,), np.uint8),
+                "mem_actions": spaces.Box(0, END_ACTION, (n,), np.uint8),
+                "mem_goals": spaces.Box(0, self.n_object_types - 1, (n,), np.uint8),
+                "mem_mask": spaces.Box(0, 1, (n,), np.uint8),
+            }
+        )
+        self._memory_obs = self._empty_memory_obs()
+        self._trace: dict[str, list[Any]] = {}
+        # wall-clock accounting (seconds): inside the wrapped env, and inside retrieval
+        self.env_time = 0.0
+        self.retrieval_time = 0.0
+        self.n_queries = 0
+
+    # ------------------------------------------------------------------ Gymnasium API
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Reset the env, record the first step and retrieve for the new task."""
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        t0 = time.perf_counter()
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.env_time += time.perf_counter() - t0
+        self._trace = {k: [] for k in ("views", "goals", "positions", "visible", "actions")}
+        self._record_state()
+        self._retrieve(info)
+        return self._augment(obs), info
+
+    def step(self, action: int) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        """Step the env; re-query on a new goal if asked; store the episode when it ends."""
+        t0 = time.perf_counter()
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.env_time += time.perf_counter() - t0
+        goal_changed = bool(self._trace["goals"]) and int(info["goal"]) != self._trace["goals"][-1]
+        self._trace["actions"].append(int(action))
+        self._record_state()
+        if goal_changed and self.requery == "goal_change":
+            self._retrieve(info)
+        if (terminated or truncated) and self.fill_online and self.memory is not None:
+            t0 = time.perf_counter()
+            self.memory.add(self._episode(info))
+            self.retrieval_time += time.perf_counter() - t0
+        return self._augment(obs), float(reward), terminated, truncated, info
+
+    # ------------------------------------------------------------------ helpers
+
+    def memory_observation(self) -> dict[str, np.ndarray]:
+        """The retrieved-episode arrays currently delivered, shaped (copies)."""
+        return {key: value.copy() for key, value in self._memory_obs.items()}
+
+    def timing(self) -> dict[str, float]:
+        """Seconds spent in the wrapped env and in retrieval (queries and online adds)."""
+        return {
+            "env_s": self.env_time,
+            "retrieval_s": self.retrieval_time,
+            "queries": float(self.n_queries),
+        }
+
+    def current_episode(self) -> Episode:
+        """The episode so far, as an :class:`Episode` (the ``knn`` query's history)."""
+        return self._episode(None)
+
+    def _empty_memory_obs(self) -> dict[str, np.ndarray]:
+        k, L, v = self.k, self.steps_per_episode, self.view_size
+        return {
+            "mem_views": np.zeros((k, L, v, v), np.uint8),
+            "mem_actions": np.full((k, L), END_ACTION, np.uint8),
+            "mem_goals": np.zeros((k, L), np.uint8),
+            "mem_mask": np.zeros((k, L), np.uint8),
+        }
+
+    def _augment(self, obs: dict[str, Any]) -> dict[str, Any]:
+        return {**obs, **{key: value.ravel() for key, value in self._memory_obs.items()}}
+
+    def unflatten(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The ``mem_*`` keys of an observation, shaped ``(k, L, V, V)`` and ``(k, L)``."""
+        k, L, v = self.k, self.steps_per_episode, self.view_size
+        out = {key: np.asarray(obs[key]).reshape(k, L) for key in MEMORY_KEYS[1:]}
+        return {"mem_views": np.asarray(obs["mem_views"]).reshape(k, L, v, v), **out}
+
+    def _record_state(self) -> None:
+        state = self.env.unwrapped.state  # type: ignore[attr-defined]
+        trace = self._trace
+        trace["views"].append(state.maze.views[state.position])
+        trace["goals"].append(int(state.goal))
+        trace["positions"].append(state.position)
+        trace["visible"].append(state.maze.visible[state.position])
+
+    def _episode(self, info: dict[str, Any] | None) -> Episode:
+        state = self.env.unwrapped.state  # type: ignore[attr-defined]
+        t = self._trace
+        return Episode(
+            maze=int(state.task.maze),
+            start=(int(state.task.start[0]), int(state.task.start[1])),
+            split=str(info["split"]) if info is not None else str(self.env.unwrapped._split),  # type: ignore[attr-defined]
+            views=np.stack(t["views"]).astype(np.uint8),
+            goals=np.asarray(t["goals"], dtype=np.int8),
+            positions=np.asarray(t["positions"], dtype=np.int16),
+            visible=np.stack(t["visible"]),
+            actions=np.asarray(t["actions"], dtype=np.uint8),
+            success=bool(state.terminated),
+            optimal_steps=int(state.optimal_steps),
+        )
+
+    def _retrieve(self, info: dict[str, Any]) -> None:
+        if self.retriever is None or self.memory is None or len(self.memory) == 0:
+            self._memory_obs = self._empty_memory_obs()
+            return
+        t0 = time.perf_counter()
+        goal = int(info["goal"])
+        query = RetrievalQuery(
+            maze=int(info["maze"]),
+            goal=goal,
+            seen=np.asarray(info["seen_objects"], dtype=bool),
+            history=self.current_episode() if self.mode == "knn" else None,
+            placement=int(getattr(self.env.unwrapped.state.task, "placement", 0)),  # type: ignore[attr-defined]
+        )
+        episodes = self.retriever.retrieve(query, k=self.k, rng=self._rng)
+        self._memory_obs = self.encode(episodes)
+        self.retrieval_time += time.perf_counter() - t0
+        self.n_queries += 1
+
+    def encode(self, episodes: Sequence[Episode]) -> dict[str, np.ndarray]:
+        """Shaped ``mem_*`` arrays for up to ``k`` ``episodes``, each trimmed to ``L`` steps."""
+        out = self._empty_memory_obs()
+        for i, episode in enumerate(list(episodes)[: self.k]):
+            if episode.views.shape[1:] != (self.view_size, self.view_size):
+                raise ValueError(
+                    f"retrieved episode has {episode.views.shape[1:]} views but the env observes "
+                    f"{self.view_size}x{self.view_size}: the memory holds another env's episodes"
+                )
+            idx = trim_steps(np.asarray(episode.visible), self.steps_per_episode, "visible")
+            n = len(idx)
+            out["mem_views"][i, :n] = episode.views[idx]
+            actions = np.full(n, END_ACTION, np.uint8)
+            has_action = idx < len(episode.actions)
+            actions[has_action] = episode.actions[idx[has_action]]
+            out["mem_actions"][i, :n] = actions
+            out["mem_goals"][i, :n] = episode.goals[idx].astype(np.uint8)
+            out["mem_mask"][i, :n] = 1
+        return out
+
+
+def check_memory_matches(memory: EpisodicMemory, view_size: int, n_object_types: int) -> None:
+    """Raise ``ValueError`` unless ``memory`` holds episodes an env of this shape produces.
+
+    Checks the memory's object vocabulary and the view shape of its first stored episode
+    (episodes added later are checked when they are retrieved).
+    """
+    mem_types = getattr(memory, "n_object_types", None)
+    if mem_types is not None and int(mem_types) != n_object_types:
+        raise ValueError(
+            f"memory has n_object_types={mem_types} but the env has {n_object_types}; build "
+            f"the memory with EpisodicMemory(n_object_types={n_object_types})"
+        )
+    if len(memory) > 0:
+        shape = tuple(np.shape(memory[0].views)[1:])
+        if shape != (view_size, view_size):
+            raise ValueError(
+                f"memory episodes have {shape[0]}x{shape[1]} views but the env observes "
+                f"{view_size}x{view_size} (view_size/full_view differ); fill the memory from an "
+                "env with the same view"
+            )
