@@ -1,0 +1,235 @@
+"""EpisodicMemory throughput: add/search speed, recall and bytes per episode at 10k-1M episodes.
+
+Keys are real: expert episodes are generated (half in the 16 pool mazes, half in a stream of
+fresh mazes, 4 episodes each, 30% ICL) and featurized with the default featurizer. Sizes above
+the number of real episodes (``--real``) tile the real keys, each copy perturbed by Gaussian
+noise of scale ``--sigma`` and renormalised (the payload of a copy is the real episode itself,
+referenced, not copied). Queries are ``knn`` queries (goal + the views of a whole episode)
+from new expert episodes in mazes the memory holds. Every size reports FAISS (the memory's
+``auto`` index) beside a numpy brute-force search over the same keys, in the same run.
+
+    python benchmarks/memory_throughput.py                       # 10k, 100k, 1M
+    python benchmarks/memory_throughput.py --sizes 10000 --real 5000 --queries 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# the numpy baseline runs on one BLAS thread, like FAISS (threads=1), for a like-for-like compare
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+
+from agents.memory import DefaultFeaturizer, EpisodicMemory, IndexParams, RetrievalQuery
+from latent_gridworld.datasets import EpisodeArrays, generate_dataset
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def real_episodes(n: int, seed: int) -> tuple[EpisodeArrays, dict[str, float]]:
+    half = n // 2
+    pool, t_pool = timed(generate_dataset, episodes=half, icl_share=0.3, seed=seed)
+    stream, t_stream = timed(
+        generate_dataset, episodes=n - half, stream=4, icl_share=0.3, seed=seed
+    )
+    speed = {
+        "pool_episodes_per_s": half / t_pool,
+        "stream_episodes_per_s": (n - half) / t_stream,
+    }
+    return EpisodeArrays.concatenate([pool, stream]), speed
+
+
+def query_episodes(n: int, seed: int) -> EpisodeArrays:
+    """New tasks in mazes the memory holds: pool mazes and the first stream mazes."""
+    half = n // 2
+    pool = generate_dataset(episodes=half, icl_share=0.3, seed=seed + 1000)
+    stream = generate_dataset(episodes=n - half, stream=4, icl_share=0.3, seed=seed + 1000)
+    return EpisodeArrays.concatenate([pool, stream])
+
+
+def tiled_keys(real: np.ndarray, n: int, sigma: float, seed: int) -> np.ndarray:
+    idx = np.arange(n) % len(real)
+    keys = real[idx].copy()
+    if n > len(real):
+        rng = np.random.default_rng(seed)
+        extra = keys[len(real) :]
+        extra += rng.standard_normal(extra.shape, dtype=np.float32) * sigma
+        extra /= np.linalg.norm(extra, axis=1, keepdims=True)
+    return keys
+
+
+def exact(keys: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = queries @ keys.T
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-top, axis=1, kind="stable")
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(part, order, axis=1)
+
+
+def recall(keys, queries, ids, exact_scores) -> tuple[float, float]:
+    """Tie-aware recall@k (a hit scores at least the exact k-th best) and strict id recall."""
+    got = np.einsum("qd,qkd->qk", queries, keys[np.maximum(ids, 0)])
+    tie_aware = float(((got >= exact_scores[:, -1:] - 1e-5) & (ids >= 0)).mean())
+    return tie_aware, float("nan")
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_size(n, real, real_keys, queries, args) -> dict:
+    k = 8
+    keys = tiled_keys(real_keys, n, args.sigma, seed=n)
+    memory = EpisodicMemory(
+        8, index=args.index, threads=args.threads, params=IndexParams(nprobe=args.nprobe)
+    )
+    t0 = time.perf_counter()
+    done = 0
+    while done < n:
+        take = min(len(real), n - done)
+        chunk = real if take == len(real) else EpisodeArrays.from_episodes(real[:take])
+        memory.extend(chunk, keys=keys[done : done + take])
+        done += take
+    add_s = time.perf_counter() - t0
+    row: dict = {
+        "episodes": n,
+        "index": memory.built_index,
+        "add_s": add_s,
+        "add_episodes_per_s": n / add_s,
+    }
+
+    # exact baseline (numpy brute force), batch and single queries
+    (ex_scores, ex_ids), batch_np = timed(exact, keys, queries, k)
+    n_single_np = min(len(queries), 50 if n >= 500_000 else 200)
+    t0 = time.perf_counter()
+    for q in queries[:n_single_np]:
+        exact(keys, q[None], k)
+    row["numpy_single_ms"] = (time.perf_counter() - t0) / n_single_np * 1e3
+    row["numpy_batch_qps"] = len(queries) / batch_np
+
+    # FAISS through the memory: single queries (as when acting one env at a time), then a batch
+    memory.search(queries[0], k)  # warm-up
+    t0 = time.perf_counter()
+    singles = [memory.search(q, k)[1] for q in queries]
+    row["faiss_single_ms"] = (time.perf_counter() - t0) / len(queries) * 1e3
+    (_, batch_ids), batch_faiss = timed(memory.search, queries, k)
+    row["faiss_batch_qps"] = len(queries) / batch_faiss
+    single_ids = np.stack([np.pad(s, (0, k - len(s)), constant_values=-1) for s in singles])
+    assert (single_ids == batch_ids).all()
+    row["recall_at_8"] = recall(keys, queries, batch_ids, ex_scores)[0]
+    row["strict_id_recall_at_8"] = float(
+        np.mean([len(set(a) & set(b)) / k for a, b in zip(batch_ids, ex_ids)])
+    )
+
+    # oracle: exact range search over the structured keys
+    rng = np.random.default_rng(0)
+    mazes = rng.choice(memory.maze_ids, size=50)
+    t0 = time.perf_counter()
+    for m in mazes:
+        memory.relevant_ids(int(m), int(rng.integers(8)))
+    row["oracle_query_ms"] = (time.perf_counter() - t0) / len(mazes) * 1e3
+
+    sizes = memory.nbytes()
+    row["payload_bytes_per_episode"] = real.nbytes / len(real)
+    row["key_index_bytes_per_episode"] = sizes["keys"] / n
+    row["oracle_bytes_per_episode"] = sizes["oracle"] / n
+    row["bytes_per_episode"] = (
+        row["payload_bytes_per_episode"]
+        + row["key_index_bytes_per_episode"]
+        + row["oracle_bytes_per_episode"]
+        + (memory.maze_ids.nbytes + memory.placements.nbytes + memory.seen.nbytes) / n
+    )
+    row["max_rss_mb"] = rss_mb()
+
+    if memory.built_index == "ivf" and args.sweep:
+        ivf = memory._keys._index  # noqa: SLF001 - the benchmark tunes the live index
+        sweep = []
+        for nprobe in (8, 16, 32, 64, 128, 256):
+            if nprobe > ivf.nlist:
+                break
+            ivf.nprobe = nprobe
+            t0 = time.perf_counter()
+            ids = np.stack([memory.search(q, k)[1] for q in queries])
+            ms = (time.perf_counter() - t0) / len(queries) * 1e3
+            sweep.append(
+                {
+                    "nprobe": nprobe,
+                    "single_ms": ms,
+                    "recall_at_8": recall(keys, queries, ids, ex_scores)[0],
+                }
+            )
+        row["ivf_nlist"] = int(ivf.nlist)
+        row["nprobe_sweep"] = sweep
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="10000,100000,1000000")
+    p.add_argument("--real", type=int, default=20000, help="real expert episodes generated")
+    p.add_argument("--queries", type=int, default=200)
+    p.add_argument("--sigma", type=float, default=0.02, help="noise on tiled key copies")
+    p.add_argument("--threads", type=int, default=1, help="FAISS threads")
+    p.add_argument("--index", default="auto")
+    p.add_argument("--nprobe", type=int, default=None)
+    p.add_argument("--sweep", action="store_true", help="IVF nprobe sweep")
+    p.add_argument("--out", default=None, help="write the results as JSON here")
+    args = p.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    (real, speed), gen_s = timed(real_episodes, min(args.real, max(sizes)), 0)
+    featurizer = DefaultFeaturizer(8)
+    real_keys, feat_s = timed(featurizer.episode_keys, real)
+    q_eps = query_episodes(args.queries, 0)
+    queries = featurizer.query_keys(
+        [RetrievalQuery(maze=e.maze, goal=int(e.goal_sequence[-1]), history=e) for e in q_eps]
+    )
+    header = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
+        "real_episodes": len(real),
+        "generation_s": gen_s,
+        **speed,
+        "featurize_keys_per_s": len(real) / feat_s,
+        "key_dim": featurizer.dim,
+        "threads": args.threads,
+        "sigma": args.sigma,
+        "queries": len(queries),
+    }
+    print(json.dumps(header, indent=1))
+    rows = []
+    for n in sizes:
+        row = bench_size(n, real, real_keys, queries, args)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+
+    print(
+        "\n| episodes | index | add ep/s | FAISS ms/query | numpy ms/query | FAISS batch q/s "
+        "| numpy batch q/s | recall@8 | oracle ms | bytes/episode |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['episodes']:,} | {r['index']} | {r['add_episodes_per_s']:,.0f} | "
+            f"{r['faiss_single_ms']:.3f} | {r['numpy_single_ms']:.2f} | "
+            f"{r['faiss_batch_qps']:,.0f} | {r['numpy_batch_qps']:,.0f} | "
+            f"{r['recall_at_8']:.3f} | {r['oracle_query_ms']:.2f} | {r['bytes_per_episode']:,.0f} |"
+        )
+    if args.out:
+        Path(args.out).write_text(json.dumps({"header": header, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
