@@ -50,7 +50,9 @@ MEMORY_KEYS: tuple[str, ...] = ("mem_views", "mem_actions", "mem_goals", "mem_ma
 END_ACTION = N_ACTIONS  # the action slot of an episode's last view (no action taken there)
 
 
-class RetrievalObservation(gym.Wrapper[dict[str, Any], int, dict[str, Any], int]):
+class RetrievalObservation(
+    gym.Wrapper[dict[str, Any], int, dict[str, Any], int], gym.utils.RecordConstructorArgs
+):
     """Add ``k`` retrieved, trimmed episodes (cell codes + mask) to a latent gridworld's Dict obs.
 
     Args:
@@ -91,7 +93,21 @@ class RetrievalObservation(gym.Wrapper[dict[str, Any], int, dict[str, Any], int]
         featurizer: Featurizer | None = None,
         seed: int | None = None,
     ) -> None:
-        super().__init__(env)
+        # recorded so that env.spec can re-create the wrapped env (Gymnasium's checker does)
+        gym.utils.RecordConstructorArgs.__init__(
+            self,
+            memory=memory,
+            mode=mode,
+            k=k,
+            steps_per_episode=steps_per_episode,
+            n_relevant=n_relevant,
+            n_distractors=n_distractors,
+            requery=requery,
+            fill_online=fill_online,
+            featurizer=featurizer,
+            seed=seed,
+        )
+        gym.Wrapper.__init__(self, env)
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
         if requery not in REQUERY:

@@ -1,0 +1,269 @@
+"""The PPO agents' retrieval wrapper, features extractor, training script and evaluation."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("stable_baselines3")
+import torch  # noqa: E402
+from stable_baselines3 import PPO  # noqa: E402
+from gymnasium.utils.env_checker import check_env as gym_check_env  # noqa: E402
+from stable_baselines3.common.env_checker import check_env  # noqa: E402
+from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
+
+from agents.memory import EpisodicMemory  # noqa: E402
+from agents.rl import EnvSpec, RetrievalObservation, evaluate, expert_memory, make_env  # noqa: E402
+from agents.rl.extractor import RetrievalExtractor, policy_kwargs  # noqa: E402
+from agents.rl.train import TrainConfig, parse_args, train  # noqa: E402
+from agents.rl.wrapper import END_ACTION, MEMORY_KEYS  # noqa: E402
+from latent_gridworld.core.constants import OBJECT_BASE  # noqa: E402
+from latent_gridworld.encoders.pixels import codes_to_image  # noqa: E402
+from latent_gridworld.expert import expert_action  # noqa: E402
+
+WORLD = {"size": 9, "n_mazes": 8, "max_steps": 40}
+
+
+@pytest.fixture(scope="module")
+def memory() -> EpisodicMemory:
+    return expert_memory(WORLD, 48, seed=0)
+
+
+def wrapped(
+    memory: EpisodicMemory | None, mode: str = "oracle", **kw: object
+) -> RetrievalObservation:
+    return make_env(EnvSpec(world=WORLD, mode=mode), memory, seed=0, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+# ---------------------------------------------------------------- the wrapper
+
+
+def test_observation_space_is_identical_for_every_mode(memory: EpisodicMemory) -> None:
+    spaces_ = [wrapped(memory, mode).observation_space for mode in ("oracle", "knn", "none")]
+    assert spaces_[0] == spaces_[1] == spaces_[2]
+    assert wrapped(None, "none").observation_space == spaces_[0]
+    space = spaces_[0]
+    assert set(MEMORY_KEYS) <= set(space.spaces)
+    # k = 3 episodes x L = 8 steps x a 5x5 view
+    assert space["mem_views"].shape == (3 * 8 * 25,)
+    assert space["mem_mask"].shape == (24,)
+    assert all(space[key].dtype == np.uint8 for key in MEMORY_KEYS)
+
+
+@pytest.mark.filterwarnings("ignore:.*different from the unwrapped version")
+@pytest.mark.parametrize("mode", ["oracle", "none"])
+def test_sb3_and_gymnasium_checkers_pass(memory: EpisodicMemory, mode: str) -> None:
+    env = wrapped(memory, mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # SB3 warns on shapes its policies cannot read
+        check_env(env, skip_render_check=True)
+    gym_check_env(wrapped(memory, mode), skip_render_check=True)
+
+
+def test_oracle_delivers_a_step_that_shows_the_goal(memory: EpisodicMemory) -> None:
+    env = wrapped(memory, "oracle", k=3, n_relevant=1, n_distractors=2)
+    for seed in range(10):
+        obs, info = env.reset(seed=seed)
+        mem = env.unflatten(obs)
+        valid = mem["mem_mask"].astype(bool)
+        assert valid.any(axis=1).sum() == 3  # 3 episodes retrieved
+        assert (mem["mem_views"][valid] == OBJECT_BASE + info["goal"]).any()
+        # padding slots stay empty
+        assert not mem["mem_views"][~valid].any()
+        assert (mem["mem_actions"][~valid] == END_ACTION).all()
+
+
+def test_none_mode_masks_everything(memory: EpisodicMemory) -> None:
+    env = wrapped(memory, "none")
+    obs, _ = env.reset(seed=3)
+    assert not obs["mem_mask"].any() and not obs["mem_views"].any()
+    assert (obs["mem_actions"] == END_ACTION).all()
+    obs, *_ = env.step(0)
+    assert not obs["mem_mask"].any()
+
+
+def test_both_modes_see_the_same_tasks(memory: EpisodicMemory) -> None:
+    a, b = wrapped(memory, "oracle"), wrapped(memory, "none")
+    for seed in range(5):
+        (oa, ia), (ob, ib) = a.reset(seed=seed), b.reset(seed=seed)
+        assert (ia["maze"], ia["goal"], tuple(ia["start"])) == (
+            ib["maze"],
+            ib["goal"],
+            tuple(ib["start"]),
+        )
+        np.testing.assert_array_equal(oa["image"], ob["image"])
+
+
+def test_online_fill_stores_each_finished_episode(memory: EpisodicMemory) -> None:
+    own = EpisodicMemory(n_object_types=8)
+    env = wrapped(own, "oracle", fill_online=True)
+    obs, info = env.reset(seed=1)
+    start_view = env.unwrapped.state.view()
+    steps, done = 0, False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(expert_action(env))
+        steps, done = steps + 1, terminated or truncated
+    assert len(own) == 1
+    episode = own[0]
+    assert len(episode.actions) == steps == info["optimal_steps"]
+    assert episode.success and episode.maze == info["maze"]
+    np.testing.assert_array_equal(episode.views[0], start_view)
+    # the next episode retrieves from what was stored
+    obs, _ = env.reset(seed=2)
+    assert obs["mem_mask"].any()
+
+
+def test_bad_memory_is_rejected_at_construction(memory: EpisodicMemory) -> None:
+    with pytest.raises(ValueError, match="mode 'oracle' needs an EpisodicMemory"):
+        wrapped(None, "oracle")
+    with pytest.raises(ValueError, match="fill_online=True needs an EpisodicMemory"):
+        wrapped(None, "none", fill_online=True)
+    with pytest.raises(ValueError, match="n_object_types=6 but the env has 8"):
+        wrapped(EpisodicMemory(n_object_types=6), "oracle")
+    small = expert_memory({**WORLD, "view_size": 3}, 4, seed=0)
+    with pytest.raises(ValueError, match="3x3 views but the env observes 5x5"):
+        wrapped(small, "oracle")
+    with pytest.raises(
+        ValueError, match="unknown retrieval mode 'oracel'; valid: oracle, knn, none"
+    ):
+        wrapped(memory, "oracel")
+    with pytest.raises(ValueError, match="wraps a LatentGridworld env"):
+        RetrievalObservation(gym.make("CartPole-v1"), memory)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the extractor
+
+
+def test_codes_path_equals_rendering_then_convolving(memory: EpisodicMemory) -> None:
+    env = wrapped(memory)
+    extractor = RetrievalExtractor(env.observation_space)
+    codes = np.stack([memory[i].views[0] for i in range(4)])
+    image = torch.as_tensor(codes_to_image(codes, 8), dtype=torch.float32) / 255.0
+    with torch.no_grad():
+        from_codes = extractor.encode_codes(torch.as_tensor(codes))
+        from_pixels = extractor.encode_image(image)
+    torch.testing.assert_close(from_codes, from_pixels, rtol=1e-5, atol=1e-5)
+
+
+def test_extractor_rejects_an_env_without_memory_keys() -> None:
+    env = gym.make("LatentGridworld/Pixel-v0", **WORLD)
+    with pytest.raises(ValueError, match="needs observation keys"):
+        RetrievalExtractor(env.observation_space)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- PPO
+
+
+def tiny_ppo(memory: EpisodicMemory, mode: str) -> PPO:
+    venv = DummyVecEnv([lambda: wrapped(memory, mode) for _ in range(2)])
+    return PPO(
+        "MultiInputPolicy",
+        venv,
+        n_steps=32,
+        batch_size=32,
+        n_epochs=1,
+        policy_kwargs=policy_kwargs(),
+        seed=0,
+        device="cpu",
+    )
+
+
+def test_tiny_ppo_runs_for_both_variants_with_one_network(memory: EpisodicMemory) -> None:
+    models = {mode: tiny_ppo(memory, mode) for mode in ("oracle", "none")}
+    counts = {m: sum(p.numel() for p in model.policy.parameters()) for m, model in models.items()}
+    assert counts["oracle"] == counts["none"]
+    for model in models.values():
+        model.learn(64)
+        assert model.num_timesteps == 64
+
+
+def test_checkpoint_round_trip_gives_identical_actions(
+    memory: EpisodicMemory, tmp_path: Path
+) -> None:
+    model = tiny_ppo(memory, "oracle")
+    model.learn(64)
+    model.save(tmp_path / "model")
+    loaded = PPO.load(tmp_path / "model", device="cpu")
+    env = wrapped(memory)
+    obs = [env.reset(seed=s)[0] for s in range(8)]
+    batch = {key: np.stack([o[key] for o in obs]) for key in obs[0]}
+    a, _ = model.predict(batch, deterministic=True)
+    b, _ = loaded.predict(batch, deterministic=True)
+    np.testing.assert_array_equal(a, b)
+    for p, q in zip(model.policy.parameters(), loaded.policy.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+# ---------------------------------------------------------------- evaluation and the script
+
+
+class _Walker:
+    """A policy that always goes north then east: predictable, for protocol checks."""
+
+    def predict(self, obs: dict[str, np.ndarray], deterministic: bool = False) -> tuple:
+        return np.zeros(len(obs["goal"]), dtype=np.int64), None
+
+
+def test_evaluate_counts_every_episode_and_bounds_efficiency(memory: EpisodicMemory) -> None:
+    spec = EnvSpec(world=WORLD)
+    r = evaluate(_Walker(), spec, memory, "explicit", 10, n_parallel=4)
+    assert r["n"] == 10
+    assert 0.0 <= r["efficiency"] <= r["success"] <= 1.0
+    # the same seeds give the same result (paired protocol)
+    assert evaluate(_Walker(), spec, memory, "explicit", 10, n_parallel=3) == r
+
+
+def test_config_rejects_unknown_choices_and_parses_flags() -> None:
+    with pytest.raises(ValueError, match="unknown retrieval 'orcale'; valid: oracle, knn, none"):
+        TrainConfig(retrieval="orcale")
+    with pytest.raises(
+        ValueError, match="unknown memory_fill 'disk'; valid: prefill, online, both"
+    ):
+        TrainConfig(memory_fill="disk")
+    config = parse_args(["--retrieval", "none", "--seed", "3", "--no-progress-bar"])
+    assert (config.retrieval, config.seed, config.progress_bar, config.name) == (
+        "none",
+        3,
+        False,
+        "none_s3",
+    )
+
+
+def test_train_writes_checkpoint_curves_and_results(tmp_path: Path) -> None:
+    config = TrainConfig(
+        retrieval="oracle",
+        total_timesteps=64,
+        n_envs=2,
+        n_steps=32,
+        batch_size=32,
+        n_epochs=1,
+        max_steps=30,
+        prefill_episodes=16,
+        eval_every=64,
+        eval_episodes=2,
+        final_eval_episodes=4,
+        run_dir=str(tmp_path),
+        progress_bar=False,
+    )
+    results = train(config)
+    out = tmp_path / "oracle_s0"
+    assert (out / "model.zip").exists() and (out / "checkpoint.zip").exists()
+    assert any((out / "tb").rglob("events.out.tfevents.*"))
+    header = (out / "curves.csv").read_text().splitlines()[0].split(",")
+    assert {"timesteps", "latent_success", "explicit_efficiency"} <= set(header)
+    saved = json.loads((out / "results.json").read_text())
+    for split in ("train", "explicit", "latent", "new_maze", "latent_distractors_only"):
+        assert saved[split]["n"] == 4
+    timing = results["timing"]
+    assert timing["steps"] == 64 and 0 < timing["env_share"] < 1
+    assert 0 < timing["retrieval_share"] < 1
