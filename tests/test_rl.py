@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("stable_baselines3")
 import torch  # noqa: E402
-from stable_baselines3 import PPO  # noqa: E402
 from gymnasium.utils.env_checker import check_env as gym_check_env  # noqa: E402
+from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.env_checker import check_env  # noqa: E402
 from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
