@@ -440,8 +440,8 @@ class LatentGridworldVectorEnv(VectorEnv):
         which overwrites everything; they are only kept out of the ICL goal draw, which would
         consume random numbers.
         """
-        target = self._cell + self._delta[actions]
-        cell = np.where(self._walls[target], self._cell, target)
+        target = self._cell + self._delta.take(actions)
+        cell = np.where(self._walls.take(target), self._cell, target)
         self._cell = cell
         self._steps += 1
         reached = cell == self._goal_cell
@@ -455,7 +455,7 @@ class LatentGridworldVectorEnv(VectorEnv):
                 for i in np.flatnonzero(draw):
                     terminated[i] = not self._second_goal(int(i))
         # seen is updated after the ICL draw, as in world.step
-        self._seen |= self._visible[cell]
+        self._seen |= self._visible.take(cell, axis=0)
         truncated = ~terminated & (self._steps >= self._limit)
         self._terminated = terminated.copy()
         self._truncated = truncated.copy()
@@ -539,7 +539,7 @@ class LatentGridworldVectorEnv(VectorEnv):
         if idx is not None:
             cell, goal, maze = cell[idx], goal[idx], maze[idx]
         obs: dict[str, np.ndarray] = {}
-        views = np.take(self._views, cell, axis=0)
+        views = self._views.take(cell, axis=0)
         if self.obs_mode == "pixel":
             obs["image"] = self._image(views)
         else:
@@ -554,7 +554,7 @@ class LatentGridworldVectorEnv(VectorEnv):
     def _image(self, strip_ids: np.ndarray) -> np.ndarray:
         """``(N, V)`` strip ids to ``(N, V*t, V*t, 3)`` RGB images in one take."""
         n, px = len(strip_ids), self._side * self.tile_size
-        return np.take(self._strips, strip_ids, axis=0).reshape(n, px, px, 3)
+        return self._strips.take(strip_ids, axis=0).reshape(n, px, px, 3)
 
     def _strip_ids(self, views: np.ndarray) -> np.ndarray:
         """Strip id of every view row in ``views`` (``(..., V, V)`` codes), rendering new ones."""
@@ -583,7 +583,7 @@ class LatentGridworldVectorEnv(VectorEnv):
 
     def _positions(self, cell: np.ndarray | None = None) -> np.ndarray:
         """(row, col) of the agent of every env (or of global cells ``cell``)."""
-        return np.take(self._rowcol, self._cell if cell is None else cell, axis=0)
+        return self._rowcol.take(self._cell if cell is None else cell, axis=0)
 
     def _info(self, idx: np.ndarray | None = None) -> dict[str, Any]:
         """The batched info with ``_key`` masks (only the values of ``idx``, if given)."""
@@ -602,16 +602,16 @@ class LatentGridworldVectorEnv(VectorEnv):
             "icl": rows(self._icl),
             "optimal_steps": rows(self._optimal),
             "is_success": rows(self._terminated),
-            "visible_objects": np.take(self._visible, cell, axis=0),
+            "visible_objects": self._visible.take(cell, axis=0),
             "seen_objects": rows(self._seen),
         }
         if idx is not None:
             return info
         out: dict[str, Any] = {}
-        n = self.num_envs
+        everyone = np.ones(self.num_envs, dtype=bool)
         for key in _INFO_KEYS:
             out[key] = info[key]
-            out[f"_{key}"] = np.ones(n, dtype=bool)
+            out[f"_{key}"] = everyone.copy()
         return out
 
     def _final(
