@@ -194,19 +194,24 @@ def maze_embedding(maze: np.ndarray, placement: np.ndarray) -> np.ndarray:
     """
     maze = np.asarray(maze, dtype=np.int64)
     placement = np.asarray(placement, dtype=np.int64)
+    if maze.shape == (1,) and placement.shape == (1,):  # the per-query path: skip np.unique
+        return _embedding(int(maze[0]), int(placement[0]))[None]
     pairs, inverse = np.unique(np.stack([maze, placement], axis=1), axis=0, return_inverse=True)
     table = np.empty((len(pairs), MAZE_EMBEDDING_DIM), dtype=np.float32)
     for j, (m, p) in enumerate(pairs):
-        key = (int(m), int(p))
-        vec = _embedding_cache.get(key)
-        if vec is None:
-            rng = np.random.default_rng([_MAZE_EMBEDDING_SEED, key[0], key[1]])
-            raw = rng.standard_normal(MAZE_EMBEDDING_DIM)
-            vec = (raw / np.linalg.norm(raw)).astype(np.float32)
-            if len(_embedding_cache) < 1_000_000:  # bounded: the maze stream is unlimited
-                _embedding_cache[key] = vec
-        table[j] = vec
+        table[j] = _embedding(int(m), int(p))
     return table[inverse.reshape(-1)]
+
+
+def _embedding(maze: int, placement: int) -> np.ndarray:
+    vec = _embedding_cache.get((maze, placement))
+    if vec is None:
+        rng = np.random.default_rng([_MAZE_EMBEDDING_SEED, maze, placement])
+        raw = rng.standard_normal(MAZE_EMBEDDING_DIM)
+        vec = (raw / np.linalg.norm(raw)).astype(np.float32)
+        if len(_embedding_cache) < 1_000_000:  # bounded: the maze stream is unlimited
+            _embedding_cache[(maze, placement)] = vec
+    return vec
 
 
 # ------------------------------------------------------------------------------------------

@@ -129,7 +129,8 @@ class OracleRetriever(Retriever):
         assert memory is not None
         exclude = np.asarray(query.exclude, dtype=np.int64)
         relevant = memory.relevant_ids(query.maze, query.goal, query.placement)
-        relevant = np.setdiff1d(relevant, exclude)
+        if len(exclude):
+            relevant = np.setdiff1d(relevant, exclude)
         n_rel = min(self.n_relevant, len(relevant), k)
         chosen_rel = gen.choice(relevant, size=n_rel, replace=False) if n_rel else relevant[:0]
         n_dis = min(self.n_distractors, k - n_rel)
@@ -146,9 +147,9 @@ class OracleRetriever(Retriever):
         assert memory is not None
         if n == 0 or len(memory) == 0:
             return np.zeros(0, dtype=np.int64)
-        same = np.setdiff1d(
-            memory.same_maze_without(query.maze, query.goal, query.placement), exclude
-        )
+        same = memory.same_maze_without(query.maze, query.goal, query.placement)
+        if len(exclude):
+            same = np.setdiff1d(same, exclude)
         n_same = int((gen.random(n) < self.same_maze_distractors).sum()) if len(same) else 0
         n_same = min(n_same, len(same))
         picked = [gen.choice(same, size=n_same, replace=False)] if n_same else []
@@ -172,7 +173,7 @@ class OracleRetriever(Retriever):
         for _ in range(4):
             cand = np.unique(gen.integers(total, size=8 * n + 16))
             ok = (mazes[cand] != query.maze) | (placements[cand] != query.placement)
-            cand = np.setdiff1d(cand[ok], exclude)
+            cand = np.setdiff1d(cand[ok], exclude) if len(exclude) else cand[ok]
             if len(cand) >= n:
                 return gen.choice(cand, size=n, replace=False)
         # the query's maze dominates the memory: take every other-maze id (one vector op)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from latent_gridworld.episode import Episode
 MEMORY_FORMAT = "latent-gridworld-memory"
 MEMORY_VERSION = 1
 _FLUSH_EVERY = 512  # single adds are batched into columnar chunks of this many episodes
+_CACHE_SIZE = 4096  # oracle results kept per (maze, placement, goal, kind) until the memory grows
 
 
 class _Growable:
@@ -118,6 +120,8 @@ class EpisodicMemory:
         self._maze = _Growable(None, np.int64)
         self._placement = _Growable(None, np.int64)
         self._seen = _Growable(n_object_types, np.bool_)
+        self._cache: OrderedDict[tuple[int, int, int, bool], np.ndarray] = OrderedDict()
+        self._cache_len = 0
 
     # -------------------------------------------------------------- size and access
 
@@ -286,36 +290,48 @@ class EpisodicMemory:
         One exact range search over the structured keys (threshold 1.5: same maze and goal seen
         score 2, same maze without the goal 1, another maze with the goal ``1 + cos`` with
         ``cos ~ N(0, 1/32)``), then the few near-collisions are dropped by comparing stored ids.
+        Results are cached until the memory grows.
         """
-        if not 0 <= goal < self.n_object_types:
-            raise ValueError(f"goal {goal} outside 0..{self.n_object_types - 1}")
-        q = self._structured_query(maze, placement, goal, 1.0)
-        _, ids = self._oracle.range_search(q, 1.5)
-        ok = (
-            (self.maze_ids[ids] == maze)
-            & (self.placements[ids] == placement)
-            & self.seen[ids, goal]
-        )
-        return np.sort(ids[ok])
+        return self._oracle_search(maze, goal, placement, relevant=True)
 
     def same_maze_without(self, maze: int, goal: int, placement: int = 0) -> np.ndarray:
-        """Ids of episodes in ``maze`` that did not see ``goal`` (hard distractors)."""
-        if not 0 <= goal < self.n_object_types:
-            raise ValueError(f"goal {goal} outside 0..{self.n_object_types - 1}")
-        q = self._structured_query(maze, placement, goal, -1.0)
-        _, ids = self._oracle.range_search(q, 0.5)
-        ok = (
-            (self.maze_ids[ids] == maze)
-            & (self.placements[ids] == placement)
-            & ~self.seen[ids, goal]
-        )
-        return np.sort(ids[ok])
+        """Ids of episodes in ``maze`` that did not see ``goal`` (hard distractors).
 
-    def _structured_query(self, maze: int, placement: int, goal: int, sign: float) -> np.ndarray:
+        Query ``[maze_embedding; -onehot(goal)]``, threshold 0.5: same maze without the goal
+        scores 1, with it 0, another maze ``cos`` or ``cos - 1``.
+        """
+        return self._oracle_search(maze, goal, placement, relevant=False)
+
+    def _oracle_search(self, maze: int, goal: int, placement: int, relevant: bool) -> np.ndarray:
+        if (
+            isinstance(goal, bool)
+            or not isinstance(goal, (int, np.integer))
+            or not (0 <= goal < self.n_object_types)
+        ):
+            raise ValueError(f"goal {goal!r} outside 0..{self.n_object_types - 1}")
+        if int(maze) < 0 or int(placement) < 0:
+            raise ValueError(f"maze and placement must be non-negative, got {maze}, {placement}")
+        key = (int(maze), int(placement), int(goal), relevant)
+        if self._cache_len != len(self):
+            self._cache.clear()
+            self._cache_len = len(self)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
         q = np.zeros(MAZE_EMBEDDING_DIM + self.n_object_types, dtype=np.float32)
         q[:MAZE_EMBEDDING_DIM] = maze_embedding(np.array([maze]), np.array([placement]))[0]
-        q[MAZE_EMBEDDING_DIM + goal] = sign
-        return q
+        q[MAZE_EMBEDDING_DIM + goal] = 1.0 if relevant else -1.0
+        _, ids = self._oracle.range_search(q, 1.5 if relevant else 0.5)
+        seen = self.seen[ids, goal]
+        ok = (self.maze_ids[ids] == maze) & (self.placements[ids] == placement)
+        ok &= seen if relevant else ~seen
+        out = np.sort(ids[ok])
+        out.flags.writeable = False
+        self._cache[key] = out
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return out
 
     # -------------------------------------------------------------- persistence
 
