@@ -1,0 +1,12 @@
+"""Behavioural-cloning transformer agents (baseline and retrieval) for the ASCII env.
+
+- :mod:`agents.bc.model`: the causal transformer over step rows of tokens.
+- :mod:`agents.bc.context`: episodes and retrieved episodes to model inputs.
+- :mod:`agents.bc.data`: the training stream (pool dataset + fresh and moved mazes).
+- :mod:`agents.bc.train`: the training script (config dataclass, checkpoints).
+- :mod:`agents.bc.agent`: a trained model as an agent of :mod:`agents.protocol`.
+- :mod:`agents.bc.evaluate`: closed-loop evaluation and confidence intervals.
+
+Importing this package does not import torch; the submodules above (except ``evaluate``
+and ``context``) do.
+"""

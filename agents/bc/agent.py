@@ -1,0 +1,141 @@
+"""A trained BC transformer as an agent of the protocol (batched, greedy, deterministic).
+
+``BCAgent(model, config, memory)`` is the retrieval agent when ``memory`` is an
+:class:`~agents.memory.EpisodicMemory` and the baseline when it is None: the same code path,
+with or without retrieved rows in front of the current episode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.bc.context import (
+    TOKENIZER,
+    build_context,
+    collate,
+    retrieved_blocks,
+    step_rows,
+)
+from agents.bc.model import BCTransformer
+from agents.bc.train import TrainConfig, make_retriever, retrieve, to_tensors
+from latent_gridworld.encoders.ascii import ascii_to_codes
+from latent_gridworld.episode import Episode
+
+
+def start_episode(obs: dict[str, Any], info: dict[str, Any]) -> Episode:
+    """The episode so far at reset (one observation), as the retrieval query's history."""
+    codes = ascii_to_codes(np.asarray(obs["view"]))
+    side = int(round(len(codes) ** 0.5))
+    return Episode(
+        maze=int(info["maze"]),
+        start=(int(info["start"][0]), int(info["start"][1])),
+        split=str(info["split"]),
+        views=codes.reshape(1, side, side),
+        goals=np.array([int(info["goal"])], dtype=np.int8),
+        positions=np.asarray(info["position"], dtype=np.int16)[None],
+        visible=np.asarray(info["visible_objects"], dtype=bool)[None],
+        actions=np.zeros(0, dtype=np.uint8),
+        success=False,
+        optimal_steps=int(info["optimal_steps"]),
+    )
+
+
+class BCAgent:
+    """Acts with a :class:`BCTransformer`; queries ``memory`` at the start of each episode.
+
+    Args:
+        model: The trained model.
+        config: Its training config (step format, retrieval settings).
+        memory: Episodic memory (retrieval agent) or None (baseline).
+        n_relevant: Override the oracle's relevant episodes per query (0 gives the
+            distractor-only control; the total k stays the same).
+        seed: Seed of the retriever's random draws.
+    """
+
+    def __init__(
+        self,
+        model: BCTransformer,
+        config: TrainConfig,
+        memory: Any | None,
+        n_relevant: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.model = model.eval()
+        self.config = config
+        self.fmt = config.step_format()
+        self.world = config.world_config()
+        self.retriever = None
+        if memory is not None:
+            # the control keeps k fixed and swaps relevant episodes for distractors
+            n_rel = config.n_relevant if n_relevant is None else n_relevant
+            self.retriever = make_retriever(config, memory, n_rel, config.k - n_rel)
+        self.rng = np.random.default_rng(seed)
+        self._memory_blocks: list[list[np.ndarray]] = []
+        self._rows: list[list[np.ndarray]] = []
+        self._prev: list[int] = []
+
+    # ------------------------------------------------------------------ single episode
+
+    def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
+        """Protocol: a new episode (slot 0)."""
+        self.reset_batch([obs], [info])
+
+    def act(self, obs: dict[str, Any], info: dict[str, Any]) -> int:
+        """Protocol: the greedy action in slot 0."""
+        return int(self.act_batch([0], [obs], [info])[0])
+
+    # ------------------------------------------------------------------ batched
+
+    def reset_batch(
+        self, observations: Sequence[dict[str, Any]], infos: Sequence[dict[str, Any]]
+    ) -> None:
+        """Start episodes in slots ``0..n-1``; retrieve their memory now."""
+        n = len(observations)
+        self._rows = [[] for _ in range(n)]
+        self._prev = [-1] * n
+        self._memory_blocks = [[] for _ in range(n)]
+        if self.retriever is None:
+            return
+        for i, (obs, info) in enumerate(zip(observations, infos, strict=True)):
+            goal = int(info["goal"])
+            eps = retrieve(self.retriever, start_episode(obs, info), goal, self.config.k, self.rng)
+            self._memory_blocks[i] = retrieved_blocks(
+                self.fmt, eps, goal, self.config.memory_steps, self.world.n_mazes
+            )
+
+    def _row(self, obs: dict[str, Any], prev: int) -> np.ndarray:
+        codes = ascii_to_codes(np.asarray(obs["view"]))
+        position = np.asarray(obs["position"])[None] if self.fmt.position_cue else None
+        maze = int(obs["maze"]) if self.fmt.maze_cue else None
+        return step_rows(
+            self.fmt, codes[None], np.array([int(obs["goal"])]), np.array([prev]), position, maze
+        )[0]
+
+    @torch.no_grad()
+    def act_batch(
+        self,
+        slots: Sequence[int],
+        observations: Sequence[dict[str, Any]],
+        infos: Sequence[dict[str, Any]],
+    ) -> np.ndarray:
+        """Greedy actions for ``slots``."""
+        contexts = []
+        for slot, obs in zip(slots, observations, strict=True):
+            self._rows[slot].append(self._row(obs, self._prev[slot]))
+            current = np.stack(self._rows[slot])
+            contexts.append(
+                build_context(
+                    self.fmt, current, None, self._memory_blocks[slot], self.config.max_current
+                )
+            )
+        batch = to_tensors(collate(contexts, TOKENIZER.pad))
+        logits = self.model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
+        last = torch.as_tensor([len(c.segment) - 1 for c in contexts])
+        actions = logits[torch.arange(len(contexts)), last].argmax(-1).numpy()
+        for slot, a in zip(slots, actions, strict=True):
+            self._prev[slot] = int(a)
+        return actions

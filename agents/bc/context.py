@@ -1,0 +1,215 @@
+"""From episodes to the model's input: one row of tokenizer ids per step, then whole contexts.
+
+A context is the retrieved episodes (each trimmed to a few steps), then the current episode::
+
+    [memory 1 steps] [memory 2 steps] ... [current episode steps]
+
+Every step is one row of :class:`~latent_gridworld.Tokenizer` ids in the tokenizer's own step
+layout (view cells, ``<goal>``, goal letter, previous action, cues, ``<sep>``), so a row is
+exactly ``Tokenizer.encode_step(...)`` (a test checks it). In a retrieved step the action slot
+holds the action *taken* at that step instead (``<eos>`` when none was), and the row's segment
+id (1..k, 0 for the current episode) tells the model which kind of step it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from latent_gridworld.core.constants import CODE_TO_ASCII
+from latent_gridworld.encoders.ascii import Tokenizer
+from latent_gridworld.episode import Episode
+
+TOKENIZER = Tokenizer()
+# ids of the cue tokens are contiguous in the fixed vocabulary: <row:0>, <row:1>, ...
+_ROW0 = TOKENIZER.stoi["<row:0>"]
+_COL0 = TOKENIZER.stoi["<col:0>"]
+_MAZE0 = TOKENIZER.stoi["<maze:0>"]
+
+
+@dataclass(frozen=True)
+class StepFormat:
+    """Which parts a step row holds (fixed by the env config, stored in checkpoints).
+
+    Attributes:
+        view_cells: Cells in the observed window (``V * V``).
+        maze_cue: Rows carry a ``<maze:i>`` token.
+        position_cue: Rows carry ``<row:r>`` and ``<col:c>`` tokens.
+    """
+
+    view_cells: int
+    maze_cue: bool = False
+    position_cue: bool = False
+
+    @property
+    def length(self) -> int:
+        """Tokens per step row."""
+        return self.view_cells + 4 + int(self.maze_cue) + 2 * int(self.position_cue)
+
+
+def step_rows(
+    fmt: StepFormat,
+    views: np.ndarray,
+    goals: np.ndarray,
+    action_slot: np.ndarray,
+    positions: np.ndarray | None = None,
+    maze: int | None = None,
+) -> np.ndarray:
+    """Token rows of ``T`` steps, vectorised.
+
+    Args:
+        fmt: The row layout.
+        views: ``(T, V, V)`` (or ``(T, V*V)``) cell codes.
+        goals: ``(T,)`` goal object types.
+        action_slot: ``(T,)`` action per row; ``-1`` writes ``<start>``, ``-2`` writes ``<eos>``.
+        positions: ``(T, 2)`` agent (row, col); needed with ``fmt.position_cue``.
+        maze: Maze id; needed with ``fmt.maze_cue``.
+
+    Returns:
+        ``(T, fmt.length)`` int64 token ids.
+    """
+    t = len(goals)
+    view_ids = TOKENIZER.byte_to_token[CODE_TO_ASCII[np.asarray(views).reshape(t, -1)]]
+    if view_ids.shape[1] != fmt.view_cells:
+        raise ValueError(
+            f"views have {view_ids.shape[1]} cells, the format expects {fmt.view_cells}"
+        )
+    slot = np.asarray(action_slot, dtype=np.int64)
+    act = np.where(
+        slot >= 0,
+        TOKENIZER.action_tokens[np.clip(slot, 0, None)],
+        np.where(slot == -1, TOKENIZER.start, TOKENIZER.eos),
+    )
+    cols = [
+        view_ids,
+        np.full((t, 1), TOKENIZER.goal_marker),
+        TOKENIZER.object_tokens[np.asarray(goals, dtype=np.int64)][:, None],
+        act[:, None],
+    ]
+    if fmt.maze_cue:
+        if maze is None:
+            raise ValueError("this step format carries a maze cue: pass maze")
+        cols.append(np.full((t, 1), _MAZE0 + min(int(maze), Tokenizer.MAX_MAZE_CUE)))
+    if fmt.position_cue:
+        if positions is None:
+            raise ValueError("this step format carries a position cue: pass positions")
+        pos = np.asarray(positions, dtype=np.int64)
+        cols += [_ROW0 + pos[:, :1], _COL0 + pos[:, 1:2]]
+    cols.append(np.full((t, 1), TOKENIZER.sep))
+    return np.concatenate(cols, axis=1).astype(np.int64)
+
+
+def current_rows(fmt: StepFormat, episode: Episode, maze_cue_id: int | None = None) -> np.ndarray:
+    """Rows of the steps at which ``episode`` acted (the view before each action).
+
+    The action slot holds the previous action (``<start>`` first), as the env's agent sees it.
+    ``maze_cue_id`` is the id the env shows as its maze cue (new mazes all read ``n_mazes``).
+    """
+    t = len(episode)
+    prev = np.concatenate([[-1], episode.actions[: t - 1].astype(np.int64)])
+    return step_rows(
+        fmt, episode.views[:t], episode.goals[:t], prev, episode.positions[:t], maze_cue_id
+    )
+
+
+def memory_rows(
+    fmt: StepFormat, episode: Episode, steps: np.ndarray, maze_cue_id: int | None = None
+) -> np.ndarray:
+    """Rows of a retrieved episode at ``steps``; the action slot holds the action taken there."""
+    steps = np.asarray(steps, dtype=np.int64)
+    taken = np.full(len(steps), -2, dtype=np.int64)
+    acted = steps < len(episode)
+    taken[acted] = episode.actions[steps[acted]]
+    return step_rows(
+        fmt,
+        episode.views[steps],
+        episode.goals[steps],
+        taken,
+        episode.positions[steps],
+        maze_cue_id,
+    )
+
+
+@dataclass
+class Context:
+    """One model input: token rows, segment ids and time indices (and targets in training).
+
+    Attributes:
+        rows: ``(N, L)`` token ids, memory rows first.
+        segment: ``(N,)`` 0 for the current episode, ``j + 1`` for retrieved episode ``j``.
+        time: ``(N,)`` step index within its own episode segment.
+        targets: ``(N,)`` action to predict at each row, ``-100`` where none is (memory rows).
+    """
+
+    rows: np.ndarray
+    segment: np.ndarray
+    time: np.ndarray
+    targets: np.ndarray
+
+
+def build_context(
+    fmt: StepFormat,
+    current: np.ndarray,
+    targets: np.ndarray | None,
+    memory: Sequence[np.ndarray],
+    max_current: int,
+) -> Context:
+    """Concatenate memory row blocks and the current rows (keeping the last ``max_current``)."""
+    if len(current) > max_current:
+        offset = len(current) - max_current
+        current = current[offset:]
+        targets = None if targets is None else targets[offset:]
+    blocks = [*memory, current]
+    seg = np.concatenate(
+        [np.full(len(b), j + 1) for j, b in enumerate(memory)] + [np.zeros(len(current))]
+    )
+    time = np.concatenate([np.arange(len(b)) for b in blocks])
+    tgt = np.full(len(seg), -100, dtype=np.int64)
+    if targets is not None:
+        tgt[len(seg) - len(current) :] = targets
+    rows = np.concatenate(blocks, axis=0) if blocks else np.zeros((0, fmt.length), np.int64)
+    return Context(rows, seg.astype(np.int64), time.astype(np.int64), tgt)
+
+
+def collate(contexts: Sequence[Context], pad_id: int) -> dict[str, np.ndarray]:
+    """Right-pad contexts into batch arrays (``pad`` marks padding rows)."""
+    n = max(len(c.segment) for c in contexts)
+    b = len(contexts)
+    length = contexts[0].rows.shape[1]
+    rows = np.full((b, n, length), pad_id, dtype=np.int64)
+    segment = np.zeros((b, n), dtype=np.int64)
+    time = np.zeros((b, n), dtype=np.int64)
+    targets = np.full((b, n), -100, dtype=np.int64)
+    pad = np.ones((b, n), dtype=bool)
+    for i, c in enumerate(contexts):
+        k = len(c.segment)
+        rows[i, :k], segment[i, :k], time[i, :k], targets[i, :k] = (
+            c.rows,
+            c.segment,
+            c.time,
+            c.targets,
+        )
+        pad[i, :k] = False
+    return {"rows": rows, "segment": segment, "time": time, "targets": targets, "pad": pad}
+
+
+def retrieved_blocks(
+    fmt: StepFormat, episodes: Sequence[Episode], goal: int, budget: int, n_mazes: int
+) -> list[np.ndarray]:
+    """Row blocks of retrieved episodes, each trimmed to ``budget`` steps.
+
+    Trimming keeps steps with an object in view (each object's first sighting first:
+    :func:`agents.memory.trim_steps`); D9 measured that retrieval only helped once retrieved
+    episodes were cut to <= 10 such steps. ``n_mazes`` caps the maze cue as the env does
+    (every maze outside the pool reads ``n_mazes``). ``goal`` is unused by the default trim
+    and kept for trims that favour it.
+    """
+    from agents.memory.retrieval import trim_steps
+
+    del goal
+    return [
+        memory_rows(fmt, ep, trim_steps(ep.visible, budget), min(int(ep.maze), n_mazes))
+        for ep in episodes
+    ]

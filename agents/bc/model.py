@@ -1,0 +1,103 @@
+"""The policy: a small causal transformer over step rows of ASCII tokens.
+
+Each step row (the tokenizer ids of one step: view cells, goal, action, cues) becomes one
+vector: every token is embedded, a learned per-slot vector is added (a cell's place in the
+view), and an MLP maps the concatenation to ``d_model``. A causal transformer then reads the
+sequence of step vectors (retrieved steps first, then the current episode) and predicts the
+expert's action at each current step. One vector per step keeps a 13x13 episode plus three
+retrieved episodes under ~130 positions, cheap enough for one CPU thread.
+
+The baseline and the retrieval agent are this same module with the same parameters; the only
+difference is whether memory rows are in the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from latent_gridworld.core.constants import N_ACTIONS
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of :class:`BCTransformer` (stored in checkpoints).
+
+    Attributes:
+        vocab_size: Tokenizer vocabulary size.
+        step_len: Tokens per step row.
+        d_token: Embedding width of one token.
+        d_model: Transformer width.
+        n_layers: Transformer layers.
+        n_heads: Attention heads.
+        max_time: Largest step index within a segment (+1); longer episodes slide a window.
+        max_segments: Retrieved episodes the segment table has room for, plus one.
+    """
+
+    vocab_size: int
+    step_len: int
+    d_token: int = 8
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    max_time: int = 128
+    max_segments: int = 9
+
+    def to_dict(self) -> dict[str, int]:
+        """Plain dict for checkpoints."""
+        return asdict(self)
+
+
+class BCTransformer(nn.Module):
+    """Step encoder + causal transformer + action head."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.token = nn.Embedding(c.vocab_size, c.d_token)
+        self.slot = nn.Parameter(torch.zeros(c.step_len, c.d_token))
+        self.step_mlp = nn.Sequential(
+            nn.Linear(c.step_len * c.d_token, 2 * c.d_model),
+            nn.GELU(),
+            nn.Linear(2 * c.d_model, c.d_model),
+        )
+        self.time = nn.Embedding(c.max_time, c.d_model)
+        self.segment = nn.Embedding(c.max_segments, c.d_model)
+        layer = nn.TransformerEncoderLayer(
+            c.d_model,
+            c.n_heads,
+            4 * c.d_model,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.transformer = nn.TransformerEncoder(layer, c.n_layers, enable_nested_tensor=False)
+        self.head = nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, N_ACTIONS))
+        nn.init.normal_(self.slot, std=0.02)
+
+    def forward(
+        self,
+        rows: torch.Tensor,
+        segment: torch.Tensor,
+        time: torch.Tensor,
+        pad: torch.Tensor,
+    ) -> torch.Tensor:
+        """Action logits ``(B, N, 4)`` for every position of ``rows`` ``(B, N, L)``.
+
+        ``pad`` ``(B, N)`` is True on padding rows (right padding only: causal attention then
+        never lets a real row read a padded one).
+        """
+        b, n, length = rows.shape
+        x = self.token(rows) + self.slot  # (B, N, L, d_token)
+        x = self.step_mlp(x.reshape(b, n, length * self.config.d_token))
+        time = time.clamp(max=self.config.max_time - 1)
+        x = x + self.time(time) + self.segment(segment)
+        causal = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+        # right padding + causal mask: no real row attends to a pad row, so no key mask is
+        # needed (and none means no all-masked rows, which would give NaNs)
+        del pad
+        x = self.transformer(x, mask=causal, is_causal=True)
+        return self.head(x)

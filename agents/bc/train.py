@@ -1,0 +1,616 @@
+"""Train a behavioural-cloning transformer, baseline or retrieval, in one readable script.
+
+CleanRL-like: a config dataclass at the top, then the loop top to bottom. Both agents run this
+same function with the same config; ``agent="retrieval"`` adds the retrieved episodes to each
+context, ``agent="baseline"`` does not. Nothing else differs.
+
+    python -m agents.bc.train --agent retrieval --steps 20000 --seed 0 --out runs/ret0
+
+Run the two agents as two single-thread processes side by side (DESIGN.md D9: 1.4x the
+throughput of one two-thread job on a 2-core machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+import latent_gridworld
+from agents.bc.context import (
+    TOKENIZER,
+    StepFormat,
+    build_context,
+    collate,
+    current_rows,
+    retrieved_blocks,
+)
+from agents.bc.data import Sample, SampleStream, StreamConfig
+from agents.bc.model import BCTransformer, ModelConfig
+from latent_gridworld.core.config import WorldConfig
+
+AGENTS = ("baseline", "retrieval")
+RETRIEVAL_MODES = ("oracle", "knn")
+CHECKPOINT_FORMAT = "latent-gridworld-bc-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on (saved in its checkpoint).
+
+    Attributes:
+        agent: ``baseline`` (no memory) or ``retrieval`` (retrieved episodes in context).
+        seed: Seed of the model init, the data stream and the dataset.
+        steps: Gradient steps.
+        batch_size: Episodes per step.
+        lr: Peak AdamW learning rate (linear warm-up, then cosine decay to 10%).
+        warmup: Warm-up steps.
+        weight_decay: AdamW weight decay.
+        grad_clip: Gradient norm clip.
+        world: Env keyword arguments (any :class:`WorldConfig` field); ``split`` is ignored.
+        pool_episodes: Expert episodes generated for the pool dataset (if ``dataset`` is None).
+        pool_icl_share: Share of within-episode ICL episodes in the pool dataset.
+        dataset: Path of a dataset from ``latent-gridworld generate`` (overrides generation);
+            it must match ``world``.
+        retrieval: ``oracle`` or ``knn`` (how the memory is queried; retrieval agent only).
+        n_relevant: Relevant episodes per oracle retrieval.
+        n_distractors: Distractor episodes per retrieval.
+        memory_steps: Steps kept per retrieved episode (those with objects in view).
+        max_current: Steps of the current episode kept in context (a sliding window).
+        stream: How batches mix pool and stream episodes.
+        model: Architecture (``vocab_size``/``step_len`` are filled in).
+        eval_every: Closed-loop evaluation every this many steps (0: only at the end).
+        eval_tasks: Tasks per split in those evaluations.
+        threads: Torch threads (1: run two jobs side by side instead).
+        out: Output folder (checkpoint, TensorBoard events, metrics).
+        progress: Show a tqdm bar.
+        tensorboard: Write TensorBoard events.
+    """
+
+    agent: str = "retrieval"
+    seed: int = 0
+    steps: int = 8000
+    batch_size: int = 32
+    lr: float = 2e-3
+    warmup: int = 300
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    world: dict[str, Any] = field(
+        default_factory=lambda: {"size": 13, "view_size": 5, "position_cue": True}
+    )
+    pool_episodes: int = 4000
+    pool_icl_share: float = 0.25
+    dataset: str | None = None
+    retrieval: str = "oracle"
+    n_relevant: int = 1
+    n_distractors: int = 2
+    memory_steps: int = 10
+    max_current: int = 64
+    stream: dict[str, Any] = field(default_factory=lambda: asdict(StreamConfig()))
+    model: dict[str, Any] = field(
+        default_factory=lambda: {"d_token": 8, "d_model": 64, "n_layers": 2, "n_heads": 4}
+    )
+    eval_every: int = 0
+    eval_tasks: int = 64
+    threads: int = 1
+    out: str = "runs/bc"
+    progress: bool = True
+    tensorboard: bool = True
+
+    def validate(self) -> None:
+        """Raise ValueError naming every bad field (before any data or training)."""
+        problems = []
+        if self.agent not in AGENTS:
+            problems.append(f"unknown agent {self.agent!r}; valid: {', '.join(AGENTS)}")
+        if self.retrieval not in RETRIEVAL_MODES:
+            problems.append(
+                f"unknown retrieval mode {self.retrieval!r}; valid: {', '.join(RETRIEVAL_MODES)}"
+            )
+        for name in ("steps", "batch_size", "memory_steps", "max_current", "threads"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.n_relevant < 0 or self.n_distractors < 0 or self.k < 1:
+            problems.append(
+                f"need n_relevant, n_distractors >= 0 and k = n_relevant + n_distractors >= 1, "
+                f"got {self.n_relevant} and {self.n_distractors}"
+            )
+        unknown = set(self.stream) - {f.name for f in dataclasses.fields(StreamConfig)}
+        if unknown:
+            problems.append(f"unknown stream option(s) {sorted(unknown)}")
+        model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
+        unknown = set(self.model) - (model_fields - {"vocab_size", "step_len"})
+        if unknown:
+            problems.append(f"unknown model option(s) {sorted(unknown)}")
+        if problems:
+            raise ValueError("invalid training config: " + "; ".join(problems))
+        self.world_config()  # raises with the world's own message
+
+    @property
+    def k(self) -> int:
+        """Episodes per retrieval."""
+        return self.n_relevant + self.n_distractors
+
+    def world_config(self) -> WorldConfig:
+        """The world the agent is trained in (split ``train``, no ICL in the env itself)."""
+        kwargs = {k: v for k, v in self.world.items() if k not in ("split", "icl_share")}
+        return WorldConfig(**kwargs)
+
+    def step_format(self) -> StepFormat:
+        """The row layout this world gives."""
+        w = self.world_config()
+        return StepFormat(w.observed_size**2, w.maze_cue, w.position_cue)
+
+    def model_config(self) -> ModelConfig:
+        """The architecture, with the vocabulary and row length filled in."""
+        return ModelConfig(
+            vocab_size=len(TOKENIZER),
+            step_len=self.step_format().length,
+            max_segments=max(9, self.k + 1),
+            **self.model,
+        )
+
+
+# ------------------------------------------------------------------------------------------
+# data
+
+
+def load_pool(config: TrainConfig, progress: bool = False) -> Sequence[Any]:
+    """The pool dataset: loaded from ``config.dataset`` (checked against the world) or generated."""
+    from latent_gridworld.datasets import generate_dataset, load_dataset
+
+    world = config.world_config()
+    if config.dataset is not None:
+        ds = load_dataset(config.dataset)
+        check_dataset_matches(ds.config, world, config.dataset)
+        return ds
+    kwargs = {k: v for k, v in asdict(world).items() if k not in ("split", "icl_share")}
+    return generate_dataset(
+        "ASCII",
+        episodes=config.pool_episodes,
+        split="train",
+        icl_share=config.pool_icl_share,
+        seed=config.seed,
+        progress=progress,
+        **kwargs,
+    )
+
+
+def check_dataset_matches(data: WorldConfig, world: WorldConfig, name: str) -> None:
+    """ValueError if a dataset was made in another world than the one trained/evaluated in."""
+    ignore = {"split", "icl_share", "max_steps", "step_penalty"}
+    diffs = [
+        f"{f.name}: dataset {getattr(data, f.name)!r} vs env {getattr(world, f.name)!r}"
+        for f in dataclasses.fields(WorldConfig)
+        if f.name not in ignore and getattr(data, f.name) != getattr(world, f.name)
+    ]
+    if diffs:
+        raise ValueError(f"dataset {name} does not match the env config: " + "; ".join(diffs))
+
+
+class ContextMaker:
+    """Turns samples into model inputs; with a memory, puts retrieved episodes first.
+
+    The retrieval agent and the baseline differ only in ``pool_memory`` (None for the baseline).
+    """
+
+    def __init__(self, config: TrainConfig, pool_memory: Any | None) -> None:
+        self.config = config
+        self.fmt = config.step_format()
+        self.world = config.world_config()
+        self.pool_memory = pool_memory
+        self.pool_retriever = None if pool_memory is None else make_retriever(config, pool_memory)
+        self.rng = np.random.default_rng([config.seed, 3])
+
+    def contexts(self, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
+        """Collated batch arrays for ``samples``."""
+        retrieved: list[list[Any]] = [[] for _ in samples]
+        if self.pool_retriever is not None:
+            retrieved = self._retrieve(samples)
+        out = []
+        n_mazes = self.world.n_mazes
+        for s, eps in zip(samples, retrieved, strict=True):
+            rows = current_rows(self.fmt, s.episode, min(s.episode.maze, n_mazes))
+            blocks = retrieved_blocks(self.fmt, eps, s.goal, self.config.memory_steps, n_mazes)
+            ctx = build_context(
+                self.fmt, rows, s.episode.actions.astype(np.int64), blocks, self.config.max_current
+            )
+            out.append(ctx)
+        return collate(out, TOKENIZER.pad)
+
+    def _retrieve(self, samples: Sequence[Sample]) -> list[list[Any]]:
+        from agents.memory import EpisodicMemory
+
+        # Stream samples retrieve from a memory of this batch's relevant episodes. A moved pool
+        # maze keeps its pool id, so each (maze, placement) gets its own id in that memory:
+        # two placements of one maze must never count as the same maze.
+        stream = [s for s in samples if not s.pool]
+        ids = {s.maze_key: BATCH_MAZE_IDS + j for j, s in enumerate(stream)}
+        batch_retriever = None
+        if stream:
+            memory = EpisodicMemory(n_object_types=self.world.n_object_types)
+            memory.extend([relabel(s.relevant, ids[s.maze_key]) for s in stream])
+            batch_retriever = make_retriever(self.config, memory)
+        out: list[list[Any]] = []
+        for s in samples:
+            if s.pool:
+                eps = retrieve(
+                    self.pool_retriever, s.episode, s.goal, self.config.k, self.rng, (s.pool_index,)
+                )
+            else:
+                query = relabel(s.episode, ids[s.maze_key])
+                eps = retrieve(batch_retriever, query, s.goal, self.config.k, self.rng)
+            out.append(eps)
+        return out
+
+
+BATCH_MAZE_IDS = 1 << 40  # far above any real maze id
+
+
+def relabel(episode: Any, maze: int) -> Any:
+    """``episode`` with another maze id (and placement 0, if episodes carry one)."""
+    changes: dict[str, Any] = {"maze": maze}
+    if hasattr(episode, "placement"):
+        changes["placement"] = 0
+    return dataclasses.replace(episode, **changes)
+
+
+def make_retriever(
+    config: TrainConfig,
+    memory: Any,
+    n_relevant: int | None = None,
+    n_distractors: int | None = None,
+) -> Any:
+    """The retriever of ``config.retrieval`` over ``memory`` (counts default to the config's)."""
+    from agents.memory import make_retriever as make
+
+    return make(
+        config.retrieval,
+        memory,
+        n_relevant=config.n_relevant if n_relevant is None else n_relevant,
+        n_distractors=config.n_distractors if n_distractors is None else n_distractors,
+    )
+
+
+def retrieve(
+    retriever: Any,
+    episode: Any,
+    goal: int,
+    k: int,
+    rng: np.random.Generator,
+    exclude: tuple[int, ...] = (),
+) -> list[Any]:
+    """Query ``retriever`` with what is known at the start of ``episode``.
+
+    The query holds the maze (for the oracle), the goal, and the first step only (objects in
+    view and the view itself, for ``knn``): at test time retrieval happens at the start of the
+    episode, so training queries must not see more.
+    """
+    from agents.memory import RetrievalQuery
+
+    query = RetrievalQuery(
+        maze=int(episode.maze),
+        goal=int(goal),
+        seen=np.asarray(episode.visible[0]),
+        history=first_step(episode),
+        placement=int(getattr(episode, "placement", 0)),
+        exclude=tuple(int(i) for i in exclude),
+    )
+    return list(retriever.retrieve(query, k=k, rng=rng))
+
+
+def first_step(episode: Any) -> Any:
+    """An :class:`Episode` holding only the first observation of ``episode``."""
+    return dataclasses.replace(
+        episode,
+        views=episode.views[:1],
+        goals=episode.goals[:1],
+        positions=episode.positions[:1],
+        visible=episode.visible[:1],
+        actions=episode.actions[:0],
+        success=False,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: BCTransformer,
+    config: TrainConfig,
+    step: int,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Write model weights and the full config (atomically)."""
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "package_version": latent_gridworld.__version__,
+        "train_config": json.dumps(asdict(config), sort_keys=True),
+        "model_config": json.dumps(model.config.to_dict(), sort_keys=True),
+        "step": step,
+        "extra": json.dumps(extra or {}, sort_keys=True),
+        "state_dict": model.state_dict(),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], expect: TrainConfig | None = None
+) -> tuple[BCTransformer, TrainConfig, dict[str, Any]]:
+    """Read a checkpoint, checking its format, version and (with ``expect``) its config.
+
+    Raises ValueError for a file of another format or version, or one trained with another
+    world, agent, architecture or retrieval setting than ``expect``.
+
+    Returns:
+        ``(model in eval mode, its TrainConfig, extra info: step and training stats)``.
+    """
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # torch raises several types for a damaged file
+        raise ValueError(
+            f"{path} is not a readable checkpoint ({type(err).__name__}: {err})"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} file")
+    if payload.get("version") != CHECKPOINT_VERSION:
+        raise ValueError(
+            f"{path} has checkpoint version {payload.get('version')}; this package reads "
+            f"version {CHECKPOINT_VERSION}"
+        )
+    config = TrainConfig(**json.loads(payload["train_config"]))
+    if expect is not None:
+        mismatched = [
+            name
+            for name in (
+                "agent",
+                "world",
+                "model",
+                "retrieval",
+                "n_relevant",
+                "n_distractors",
+                "memory_steps",
+                "max_current",
+            )
+            if getattr(config, name) != getattr(expect, name)
+        ]
+        if mismatched:
+            details = "; ".join(
+                f"{n}: checkpoint {getattr(config, n)!r} vs requested {getattr(expect, n)!r}"
+                for n in mismatched
+            )
+            raise ValueError(f"checkpoint {path} was trained with another config: {details}")
+    model = BCTransformer(ModelConfig(**json.loads(payload["model_config"])))
+    model.load_state_dict(payload["state_dict"])
+    model.eval()
+    extra = {"step": int(payload["step"]), **json.loads(payload["extra"])}
+    return model, config, extra
+
+
+# ------------------------------------------------------------------------------------------
+# training
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(1.0, progress))))
+
+
+def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    """Numpy batch arrays to tensors."""
+    return {k: torch.from_numpy(v) for k, v in batch.items()}
+
+
+def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
+    """Train one agent; returns the checkpoint path (``<out>/model.pt``).
+
+    ``pool`` (a dataset) skips loading/generating it, e.g. to share one between runs.
+    """
+    config.validate()
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    torch.use_deterministic_algorithms(True)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+
+    # -- data and memory: the only place the two agents differ
+    world = config.world_config()
+    if pool is None:
+        pool = load_pool(config, progress=config.progress)
+    with_memory = config.agent == "retrieval"
+    pool_memory = None
+    if with_memory:
+        from agents.memory import EpisodicMemory
+
+        pool_memory = EpisodicMemory(n_object_types=world.n_object_types)
+        pool_memory.extend(pool)
+    stream = SampleStream(world, pool, StreamConfig(**config.stream), config.seed)
+    maker = ContextMaker(config, pool_memory)
+
+    # -- model and optimiser
+    model = BCTransformer(config.model_config())
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    writer = None
+    if config.tensorboard:
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out / "tb"))
+        writer.add_text("config", f"```\n{json.dumps(asdict(config), indent=1)}\n```")
+
+    from tqdm.auto import tqdm
+
+    history: list[dict[str, float]] = []
+    t_train = time.perf_counter()
+    data_seconds = 0.0
+    bar = tqdm(
+        range(config.steps),
+        desc=f"{config.agent} s{config.seed}",
+        disable=not config.progress,
+        mininterval=2.0,
+    )
+    loss_ema = float("nan")
+    for step in bar:
+        t0 = time.perf_counter()
+        batch = to_tensors(maker.contexts(stream.batch(config.batch_size)))
+        data_seconds += time.perf_counter() - t0
+
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, config)
+        model.train()
+        logits = model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
+        loss = F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), batch["targets"].reshape(-1), ignore_index=-100
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+
+        loss_ema = loss.item() if np.isnan(loss_ema) else 0.98 * loss_ema + 0.02 * loss.item()
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss_ema:.3f}")
+            if writer is not None:
+                writer.add_scalar("losses/bc_loss", loss.item(), step)
+                writer.add_scalar("charts/learning_rate", lr_at(step, config), step)
+                elapsed = time.perf_counter() - t_train
+                writer.add_scalar("charts/steps_per_second", (step + 1) / elapsed, step)
+        last = step == config.steps - 1
+        if (config.eval_every and (step + 1) % config.eval_every == 0) or last:
+            metrics = periodic_eval(model, config, pool_memory, step)
+            metrics.update(step=step + 1, loss=loss_ema, seconds=time.perf_counter() - t_train)
+            history.append(metrics)
+            if writer is not None:
+                for key, value in metrics.items():
+                    if key.startswith("success/"):
+                        writer.add_scalar(f"eval/{key}", value, step + 1)
+            save_checkpoint(
+                out / "model.pt",
+                model,
+                config,
+                step + 1,
+                {"history": history, "mazes_generated": stream.mazes_generated},
+            )
+
+    train_seconds = time.perf_counter() - t_train
+    stats = {
+        "steps": config.steps,
+        "train_seconds": train_seconds,
+        "data_seconds": data_seconds,
+        "setup_seconds": t_train - t_start,
+        "final_loss": loss_ema,
+        "mazes_generated": stream.mazes_generated,
+        "history": history,
+    }
+    save_checkpoint(out / "model.pt", model, config, config.steps, stats)
+    (out / "train_stats.json").write_text(json.dumps(stats, indent=1))
+    if writer is not None:
+        writer.close()
+    return out / "model.pt"
+
+
+def periodic_eval(
+    model: BCTransformer, config: TrainConfig, pool_memory: Any | None, step: int
+) -> dict[str, float]:
+    """Closed-loop success on a few tasks of ``explicit`` and ``latent`` (for the curves)."""
+    from agents.bc.agent import BCAgent
+    from agents.bc.evaluate import evaluate_agent
+
+    agent = BCAgent(model, config, pool_memory)
+    out: dict[str, float] = {}
+    for split in ("explicit", "latent"):
+        result = evaluate_agent(
+            agent, config.world_config(), split, config.eval_tasks, seed=10_000 + step
+        )
+        out[f"success/{split}"] = result.success_rate
+    model.train()
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# command line
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Flags for the most used fields; ``--set key=json`` reaches any other."""
+    d = TrainConfig()
+    p = argparse.ArgumentParser(
+        prog="python -m agents.bc.train", description=__doc__.split("\n")[0]
+    )
+    p.add_argument("--agent", default=d.agent, help=f"one of {AGENTS}")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--out", default=d.out)
+    p.add_argument("--dataset", default=None, help="pool dataset (.npz) instead of generating one")
+    p.add_argument("--retrieval", default=d.retrieval, help=f"one of {RETRIEVAL_MODES}")
+    p.add_argument("--eval-every", type=int, default=d.eval_every)
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="any other field, e.g. --set world='{\"size\": 13}' (repeatable)",
+    )
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """A TrainConfig from parsed flags."""
+    config = TrainConfig(
+        agent=args.agent,
+        seed=args.seed,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        out=args.out,
+        dataset=args.dataset,
+        retrieval=args.retrieval,
+        eval_every=args.eval_every,
+        progress=not args.no_progress,
+    )
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or key not in names:
+            raise ValueError(
+                f"--set expects KEY=JSON with KEY one of {sorted(names)}, got {item!r}"
+            )
+        setattr(config, key, json.loads(value))
+    return config
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Train one agent from the command line."""
+    args = build_parser().parse_args(argv)
+    path = train(config_from_args(args))
+    print(f"checkpoint: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
