@@ -1,0 +1,348 @@
+"""Scale out on Ray: RLlib PPO on the registered envs, and evaluation sweeps as Ray tasks.
+
+Ray is an optional extra (``pip install 'latent-gridworld[ray]'``). This module imports without
+it; every function that needs Ray imports it when called and, if it is missing, raises an
+``ImportError`` that names the extra.
+
+RLlib (new API stack) builds its default encoders only for a 1-D ``Box`` (an MLP) or a 3-D
+``Box`` (a CNN). Our observations are a ``Dict`` of a uint8 image (or ASCII codes) and a
+``Discrete`` goal. RLlib's own answer for a ``Dict``, the ``FlattenObservations`` connector,
+would flatten the image into a 4800-long vector of raw 0..255 values and lose its spatial layout,
+so the env creator registered here wraps the env in :class:`RLlibObservation` instead:
+
+- pixel mode: a float32 ``(H, W, 3 + n)`` image in [0, 1] whose extra ``n`` planes hold the goal
+  (and any cue) one-hot, constant over the image, so RLlib's default CNN sees everything;
+- ASCII mode: the view one-hot per cell plus the goal (and cues) one-hot, a flat float32 vector
+  for RLlib's default MLP.
+
+The wrapper runs inside each env runner (a separate Ray process), so the driver never touches
+observations, and it needs no RLlib connector API (which has changed between Ray releases).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from latent_gridworld.core.constants import ASCII_TO_CODE, N_CELL_CODES
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+RAY_EXTRA_HINT = "pip install 'latent-gridworld[ray]'"
+ENV_IDS = ("LatentGridworld/Pixel-v0", "LatentGridworld/ASCII-v0")
+# the names the creators are registered under with tune.register_env (one per env id)
+RLLIB_ENV_NAMES = {env_id: f"{env_id}-rllib" for env_id in ENV_IDS}
+# a CNN for the default 5x5 view at tile_size 8 (40x40 pixels): "same" padding, stride 2 halves
+# the side each time (40 -> 20 -> 10 -> 5); RLlib ships defaults only for 10, 42, 64, 84 and 96
+DEFAULT_CONV_FILTERS: list[list[int]] = [[16, 3, 2], [32, 3, 2], [32, 3, 2]]
+
+
+def require_ray() -> ModuleType:
+    """Import and return :mod:`ray`, or raise an ``ImportError`` that names the extra.
+
+    >>> import importlib.util
+    >>> (importlib.util.find_spec("ray") is None) or require_ray().__name__ == "ray"
+    True
+    """
+    try:
+        return importlib.import_module("ray")
+    except ImportError as exc:
+        raise ImportError(
+            f"Ray is not installed; running on Ray needs the 'ray' extra: {RAY_EXTRA_HINT}"
+        ) from exc
+
+
+# ---------------------------------------------------------------------------------- RLlib
+
+
+class RLlibObservation(gym.ObservationWrapper[np.ndarray, int, dict[str, Any]]):
+    """Turn the ``Dict`` observation into one ``Box`` that RLlib's default encoders accept.
+
+    Pixel mode gives ``(H, W, 3 + n)`` float32 in [0, 1] (image, then one-hot planes of the goal
+    and cues); ASCII mode gives a flat float32 vector (one-hot of each view cell's code, then the
+    one-hot goal and cues). ``n`` is the summed size of the one-hot parts.
+
+    >>> env = RLlibObservation(gym.make("LatentGridworld/Pixel-v0"))
+    >>> obs, _ = env.reset(seed=0)
+    >>> obs.shape, obs.dtype, env.observation_space.contains(obs)
+    ((40, 40, 11), dtype('float32'), True)
+    >>> env = RLlibObservation(gym.make("LatentGridworld/ASCII-v0"))
+    >>> env.observation_space.shape  # 25 cells x 29 cell codes + 8 goals
+    (733,)
+    """
+
+    def __init__(self, env: gym.Env[dict[str, Any], int]) -> None:
+        super().__init__(env)
+        space = env.observation_space
+        if not isinstance(space, spaces.Dict) or not ({"image", "view"} & set(space.spaces)):
+            raise ValueError(
+                "RLlibObservation wraps a LatentGridworld env (a Dict observation with 'image' "
+                f"or 'view'); got {space}"
+            )
+        self._pixel = "image" in space.spaces
+        # one-hot sizes of every discrete part (goal, maze cue, position cue), in a fixed order
+        self._discrete: list[tuple[str, np.ndarray]] = []
+        for key, sub in space.spaces.items():
+            if isinstance(sub, spaces.Discrete):
+                self._discrete.append((key, np.array([sub.n], dtype=np.int64)))
+            elif isinstance(sub, spaces.MultiDiscrete):
+                self._discrete.append((key, np.asarray(sub.nvec, dtype=np.int64).ravel()))
+        self._n_onehot = int(sum(int(sizes.sum()) for _, sizes in self._discrete))
+        if self._pixel:
+            h, w, c = space["image"].shape  # type: ignore[misc]
+            shape: tuple[int, ...] = (h, w, c + self._n_onehot)
+        else:
+            shape = (space["view"].shape[0] * N_CELL_CODES + self._n_onehot,)  # type: ignore[index]
+        self.observation_space = spaces.Box(0.0, 1.0, shape, np.float32)
+
+    def _onehot(self, obs: Mapping[str, Any]) -> np.ndarray:
+        out = np.zeros(self._n_onehot, dtype=np.float32)
+        offset = 0
+        for key, sizes in self._discrete:
+            values = np.asarray(obs[key], dtype=np.int64).ravel()
+            for value, size in zip(values, sizes):
+                out[offset + int(value)] = 1.0
+                offset += int(size)
+        return out
+
+    def observation(self, observation: dict[str, Any]) -> np.ndarray:
+        """The ``Box`` observation described in the class docstring."""
+        onehot = self._onehot(observation)
+        if self._pixel:
+            image = np.asarray(observation["image"], dtype=np.float32) / 255.0
+            planes = np.broadcast_to(onehot, (*image.shape[:2], onehot.size))
+            return np.concatenate([image, planes], axis=-1)
+        codes = ASCII_TO_CODE[np.asarray(observation["view"], dtype=np.uint8)]
+        cells = np.zeros((codes.size, N_CELL_CODES), dtype=np.float32)
+        cells[np.arange(codes.size), codes] = 1.0
+        return np.concatenate([cells.ravel(), onehot])
+
+
+def make_rllib_env(env_id: str, env_config: Mapping[str, Any] | None = None) -> gym.Env[Any, Any]:
+    """Create a registered env wrapped for RLlib; ``env_config`` holds ``gym.make`` kwargs.
+
+    This is the creator :func:`register_rllib_envs` hands to ``tune.register_env``. It imports
+    :mod:`latent_gridworld` itself, so it works in a fresh env-runner process on any node.
+    RLlib's ``EnvContext`` (a dict with worker/vector indices as attributes) is accepted as is.
+
+    >>> make_rllib_env("LatentGridworld/ASCII-v0", {"size": 9}).unwrapped.config.size
+    9
+    """
+    importlib.import_module("latent_gridworld")  # registers the ids in this process
+    if env_id not in ENV_IDS:
+        raise ValueError(f"unknown env id {env_id!r}; valid: {', '.join(ENV_IDS)}")
+    return RLlibObservation(gym.make(env_id, **dict(env_config or {})))
+
+
+def _creator(env_id: str) -> Callable[[Any], gym.Env[Any, Any]]:
+    def create(env_config: Any) -> gym.Env[Any, Any]:
+        return make_rllib_env(env_id, env_config)
+
+    return create
+
+
+def register_rllib_envs() -> dict[str, str]:
+    """Register an RLlib env creator per env id with ``tune.register_env``; idempotent.
+
+    Returns:
+        env id -> the name to pass as ``AlgorithmConfig.environment(env=...)``.
+    """
+    require_ray()
+    from ray import tune
+
+    for env_id, name in RLLIB_ENV_NAMES.items():
+        tune.register_env(name, _creator(env_id))
+    return dict(RLLIB_ENV_NAMES)
+
+
+def ppo_config(
+    env_id: str = "LatentGridworld/Pixel-v0",
+    env_config: Mapping[str, Any] | None = None,
+    *,
+    num_env_runners: int = 1,
+    num_envs_per_env_runner: int = 1,
+    train_batch_size: int = 4000,
+    minibatch_size: int = 128,
+    num_epochs: int = 10,
+    lr: float = 3e-4,
+    conv_filters: list[list[int]] | None = None,
+    fcnet_hiddens: tuple[int, ...] = (256, 256),
+    seed: int | None = None,
+) -> Any:
+    """An RLlib ``PPOConfig`` (new API stack) for one of the registered envs.
+
+    Args:
+        env_id: ``LatentGridworld/Pixel-v0`` or ``LatentGridworld/ASCII-v0``.
+        env_config: ``gym.make`` kwargs (any :class:`~latent_gridworld.WorldConfig` field,
+            ``tile_size``, ...), passed to every env runner.
+        num_env_runners: Env-runner actors (separate processes, one CPU each); 0 samples in the
+            driver process.
+        num_envs_per_env_runner: Envs stepped together (a vector env) inside each runner.
+        train_batch_size: Env steps per training iteration (per learner).
+        minibatch_size: SGD minibatch size.
+        num_epochs: SGD passes over each train batch.
+        lr: Adam learning rate.
+        conv_filters: ``[channels, kernel, stride]`` per conv layer (pixel mode);
+            ``None`` picks :data:`DEFAULT_CONV_FILTERS` (sized for a 40x40 view image).
+        fcnet_hiddens: Hidden sizes of the MLP (ASCII mode) or of the layers after the CNN.
+        seed: Seeds RLlib's env runners and learner (``debugging(seed=...)``).
+
+    Returns:
+        A ``ray.rllib.algorithms.ppo.PPOConfig``; call ``.build_algo()`` after ``ray.init``.
+    """
+    require_ray()
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+    names = register_rllib_envs()
+    if env_id not in names:
+        raise ValueError(f"unknown env id {env_id!r}; valid: {', '.join(ENV_IDS)}")
+    if train_batch_size < 1 or minibatch_size < 1 or num_epochs < 1 or num_env_runners < 0:
+        raise ValueError(
+            "train_batch_size, minibatch_size and num_epochs must be >= 1 and "
+            f"num_env_runners >= 0; got {train_batch_size}, {minibatch_size}, {num_epochs}, "
+            f"{num_env_runners}"
+        )
+    model = DefaultModelConfig(
+        conv_filters=conv_filters or DEFAULT_CONV_FILTERS,  # type: ignore[arg-type]
+        fcnet_hiddens=list(fcnet_hiddens),
+        head_fcnet_hiddens=[],
+    )
+    config = (
+        PPOConfig()
+        .environment(env=names[env_id], env_config=dict(env_config or {}))
+        .env_runners(
+            num_env_runners=num_env_runners,
+            num_envs_per_env_runner=num_envs_per_env_runner,
+            rollout_fragment_length="auto",
+        )
+        .training(
+            train_batch_size_per_learner=train_batch_size,
+            minibatch_size=min(minibatch_size, train_batch_size),
+            num_epochs=num_epochs,
+            lr=lr,
+        )
+        .rl_module(model_config=model)
+    )
+    if seed is not None:
+        config = config.debugging(seed=seed)
+    return config
+
+
+# ---------------------------------------------------------------------------------- connecting
+
+LOCAL = "local"
+# what a probe prints on success, so that stray output from ray.init cannot be mistaken for it
+_PROBE_OK = "latent-gridworld-ray-probe-ok"
+_PROBE = (
+    "import sys, ray\n"
+    "ray.init(address=sys.argv[1], log_to_driver=False, logging_level='ERROR')\n"
+    "cpus = ray.cluster_resources().get('CPU', 0)\n"
+    "ray.shutdown()\n"
+    f"print({_PROBE_OK!r}, cpus)\n"
+)
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of ``host:port`` or ``ray://host:port``; ``None`` for ``auto``.
+
+    >>> _host_port("ray://10.0.0.5:10001"), _host_port("head:6379"), _host_port("auto")
+    (('10.0.0.5', 10001), ('head', 6379), None)
+    """
+    if address == "auto":
+        return None
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(
+            f"invalid Ray address {address!r}; valid: 'HOST:PORT' (a `ray start --head` node), "
+            "'ray://HOST:PORT' (Ray Client), 'auto' (the cluster on this node) or 'local'"
+        )
+    return host.strip("[]"), int(port)
+
+
+def check_ray_address(address: str, timeout_s: float = 30.0) -> None:
+    """Raise ``ConnectionError`` unless a Ray cluster answers at ``address`` within the time.
+
+    ``ray.init(address=...)`` waits on an unreachable or non-Ray address for minutes (it retries
+    in C++, beyond the reach of Python timeouts), so the address is first tried with a TCP
+    connect and then with ``ray.init`` in a child process that is killed at the deadline.
+
+    Args:
+        address: ``HOST:PORT``, ``ray://HOST:PORT`` or ``auto``.
+        timeout_s: Seconds to wait in all (the TCP connect and the probe).
+
+    Raises:
+        ConnectionError: Nothing reachable, or no Ray cluster answered in time; the message
+            says which and how to start one.
+        ValueError: A malformed address.
+    """
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    require_ray()
+    hint = (
+        "start a cluster with `ray start --head` (and `ray start --address=HEAD:6379` on the "
+        "other nodes), or leave out the address to start a local Ray instance"
+    )
+    deadline = time.monotonic() + timeout_s
+    host_port = _host_port(address)
+    if host_port is not None:
+        try:
+            socket.create_connection(host_port, timeout=max(timeout_s, 0.1)).close()
+        except OSError as exc:
+            msg = f"cannot reach a Ray cluster at {address}: {exc}; {hint}"
+            raise ConnectionError(msg) from exc
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", _PROBE, address],
+            capture_output=True,
+            text=True,
+            timeout=max(deadline - time.monotonic(), 0.1),
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ConnectionError(
+            f"no Ray cluster answered at {address} within {timeout_s:g} s; {hint}"
+        ) from exc
+    if probe.returncode != 0 or _PROBE_OK not in probe.stdout:
+        last = (probe.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise ConnectionError(f"cannot connect to a Ray cluster at {address}: {last}; {hint}")
+
+
+def connect_ray(
+    address: str | None = None, *, num_cpus: int | None = None, timeout_s: float = 30.0
+) -> ModuleType:
+    """Connect to a Ray cluster, or start a local instance; return :mod:`ray`.
+
+    An already initialised Ray (a test fixture, a notebook) is reused as it is.
+
+    Args:
+        address: ``None`` or ``"local"`` starts a local instance; ``HOST:PORT``,
+            ``ray://HOST:PORT`` or ``"auto"`` connects to a running cluster (checked first with
+            :func:`check_ray_address`, so a bad address fails within ``timeout_s``).
+        num_cpus: CPUs a local instance may use (``None``: all of this machine's).
+        timeout_s: Bound on connecting to a remote address.
+
+    Raises:
+        ImportError: Ray is not installed (the message names the extra).
+        ConnectionError: The address did not answer in time.
+    """
+    ray = require_ray()
+    if ray.is_initialized():
+        return ray
+    quiet = {"log_to_driver": False, "logging_level": "ERROR"}
+    if address is None or address == LOCAL:
+        # the dashboard is a heavy extra process and nothing here needs it
+        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+    else:
+        check_ray_address(address, timeout_s)
+        ray.init(address=address, **quiet)
+    return ray

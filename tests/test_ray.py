@@ -1,0 +1,153 @@
+"""Ray: RLlib PPO on the registered envs, evaluation sweeps as Ray tasks, memory on workers.
+
+One local Ray instance (2 CPUs, no dashboard) serves the whole module and is shut down at the
+end. Everything skips, with the reason, when the ``ray`` extra is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import latent_gridworld  # noqa: F401 - registers the env ids
+from agents import distributed
+
+ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[Any]:
+    """A local Ray instance with 2 CPUs; shut down after the module's tests."""
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    yield ray
+    if started_here:
+        ray.shutdown()
+
+
+# ---------------------------------------------------------------------------------- RLlib
+
+
+@pytest.mark.parametrize("env_id", distributed.ENV_IDS)
+def test_rllib_observation_is_a_box_the_default_encoders_take(env_id: str) -> None:
+    env = distributed.make_rllib_env(env_id, {"size": 9, "n_mazes": 8})
+    raw_env = env.unwrapped
+    obs, _ = env.reset(seed=3)
+    assert obs.dtype == np.float32 and env.observation_space.contains(obs)
+    goal = raw_env.state.goal  # type: ignore[attr-defined]
+    n_goals = raw_env.config.n_object_types  # type: ignore[attr-defined]
+    raw = raw_env._observation()  # type: ignore[attr-defined]
+    if env_id.startswith("LatentGridworld/Pixel"):
+        # image scaled to [0, 1], then one constant plane per goal type, 1 at the goal
+        np.testing.assert_array_equal(obs[..., :3], raw["image"] / np.float32(255))
+        planes = obs[..., 3:]
+        assert planes.shape[-1] == n_goals
+        np.testing.assert_array_equal(planes.sum(axis=-1), 1.0)
+        assert (planes[..., goal] == 1.0).all()
+    else:
+        cells = obs[:-n_goals].reshape(25, -1)
+        np.testing.assert_array_equal(cells.sum(axis=1), 1.0)  # one code per cell
+        codes = latent_gridworld.core.constants.ASCII_TO_CODE[raw["view"]]
+        np.testing.assert_array_equal(cells.argmax(axis=1), codes)
+        np.testing.assert_array_equal(np.flatnonzero(obs[-n_goals:]), [goal])
+
+
+def test_rllib_observation_encodes_cues_and_rejects_other_envs() -> None:
+    env = distributed.make_rllib_env("LatentGridworld/ASCII-v0", {"size": 9, "position_cue": True})
+    # 25 cells x 29 codes, 8 goals, 9 rows + 9 columns
+    assert env.observation_space.shape == (25 * 29 + 8 + 9 + 9,)
+    obs, info = env.reset(seed=0)
+    row, col = info["position"]
+    tail = obs[-18:]
+    np.testing.assert_array_equal(np.flatnonzero(tail), [row, 9 + col])
+    with pytest.raises(ValueError, match="unknown env id 'CartPole-v1'"):
+        distributed.make_rllib_env("CartPole-v1")
+    with pytest.raises(ValueError, match="wraps a LatentGridworld env"):
+        distributed.RLlibObservation(gym.make("CartPole-v1"))
+
+
+@pytest.mark.parametrize("env_id", distributed.ENV_IDS)
+def test_one_ppo_iteration_on_each_registered_env(local_ray: Any, env_id: str) -> None:
+    config = distributed.ppo_config(
+        env_id,
+        {"size": 9, "n_mazes": 8},
+        num_env_runners=1,
+        train_batch_size=64,
+        minibatch_size=32,
+        num_epochs=1,
+        fcnet_hiddens=(32,),
+        conv_filters=[[8, 3, 2], [8, 3, 2], [8, 3, 2]],
+        seed=0,
+    )
+    algo = config.build_algo()
+    try:
+        # sampling happens in an env-runner actor, a process other than this one
+        pids = algo.env_runner_group.foreach_env_runner(
+            lambda runner: os.getpid(), local_env_runner=False
+        )
+        assert len(pids) == 1 and pids[0] != os.getpid()
+        module = algo.get_module()
+        before = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        result = algo.train()
+        after = module.state_dict()
+        assert result["training_iteration"] == 1
+        assert result["env_runners"]["num_env_steps_sampled_lifetime"] >= 64
+        learner = result["learners"]["default_policy"]
+        assert np.isfinite(learner["total_loss"])
+        assert learner["num_module_steps_trained"] >= 64
+        assert any(not np.array_equal(before[k], after[k]) for k in before), "no weight changed"
+        # the default encoders: a CNN for pixels, an MLP for ASCII
+        encoders = {type(m).__name__ for m in module.encoder.modules()}
+        expected = "TorchCNNEncoder" if "Pixel" in env_id else "TorchMLPEncoder"
+        assert expected in encoders, encoders
+    finally:
+        algo.stop()
+
+
+def test_ppo_config_rejects_unknown_env_and_bad_sizes() -> None:
+    with pytest.raises(ValueError, match="unknown env id 'Pixel'"):
+        distributed.ppo_config("Pixel")
+    with pytest.raises(ValueError, match="train_batch_size"):
+        distributed.ppo_config(train_batch_size=0)
+
+
+# ---------------------------------------------------------------------------------- addresses
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_address_fails_fast_with_a_clear_error() -> None:
+    port = _free_port()  # closed again: connecting is refused
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match=rf"cannot reach a Ray cluster at 127.0.0.1:{port}"):
+        distributed.check_ray_address(f"127.0.0.1:{port}", timeout_s=5)
+    assert time.monotonic() - start < 5
+
+
+def test_address_that_is_not_ray_fails_within_the_timeout() -> None:
+    # a TCP port that accepts connections but speaks no Ray: ray.init alone would hang for minutes
+    with socket.socket() as server:
+        server.bind(("0.0.0.0", 0))
+        server.listen(8)
+        port = server.getsockname()[1]
+        start = time.monotonic()
+        with pytest.raises(ConnectionError, match=r"no Ray cluster answered .* within 4 s"):
+            distributed.check_ray_address(f"127.0.0.1:{port}", timeout_s=4)
+        assert time.monotonic() - start < 10
+
+
+def test_malformed_address_names_the_valid_forms() -> None:
+    with pytest.raises(ValueError, match="valid: 'HOST:PORT'"):
+        distributed.check_ray_address("no-port-here", timeout_s=1)
