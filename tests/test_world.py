@@ -241,3 +241,16 @@ def test_sample_task_is_seeded() -> None:
     assert a == b
     many = {sample_task(CONFIG, np.random.default_rng(s)).maze for s in range(200)}
     assert many == set(range(CONFIG.n_mazes))
+
+
+@pytest.mark.parametrize(("n_types", "per_maze", "n_mazes"), [(3, 2, 3), (4, 2, 4), (10, 2, 10)])
+def test_tight_pools_still_make_every_type_a_goal_and_latent(
+    n_types: int, per_maze: int, n_mazes: int
+) -> None:
+    # one explicit slot per maze and exactly as many mazes as types: a greedy least-used pick
+    # used to strand a type here (found by hypothesis); a matching pass now covers every type
+    for seed in range(100):
+        types, latent = pool_assignment(seed, n_mazes, n_types, per_maze, 1)
+        assert set(types[~latent].tolist()) == set(range(n_types)), seed
+        assert set(types[latent].tolist()) == set(range(n_types)), seed
+        assert all(len(set(row)) == per_maze for row in types.tolist())

@@ -114,7 +114,61 @@ def pool_assignment(
         chosen = candidates[np.argsort(keys, kind="stable")[:n_explicit]]
         explicit_count[chosen] += 1
         types[m] = np.concatenate([lat, chosen])
+    if (explicit_count == 0).any():
+        # the greedy pass can strand a type (3 types, 3 mazes, 1 latent + 1 explicit each: the
+        # last maze may offer only types already used); then match first, fill up after
+        types[:, latent_per_maze:] = _covering_explicit(
+            types[:, :latent_per_maze], n_object_types, n_explicit, rng
+        )
     return types, latent
+
+
+def _covering_explicit(
+    lat: np.ndarray, n_types: int, n_explicit: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Explicit types per maze such that every type is explicit somewhere.
+
+    Each type is first matched to one maze where it is not latent (bipartite matching with
+    ``n_explicit`` slots per maze, augmenting paths); the remaining slots are then filled
+    least-used-first, as in the greedy pass.
+    """
+    n_mazes = len(lat)
+    allowed = np.ones((n_mazes, n_types), dtype=bool)
+    allowed[np.arange(n_mazes)[:, None], lat] = False
+    slots: list[list[int]] = [[] for _ in range(n_mazes)]
+
+    def place(t: int, tried: set[int]) -> bool:
+        for m in rng.permutation(np.flatnonzero(allowed[:, t])).tolist():
+            if m in tried:
+                continue
+            tried.add(m)
+            if len(slots[m]) < n_explicit:
+                slots[m].append(t)
+                return True
+            for u in list(slots[m]):
+                slots[m].remove(u)
+                slots[m].append(t)
+                if place(u, tried):
+                    return True
+                slots[m].remove(t)
+                slots[m].append(u)
+        return False
+
+    for t in rng.permutation(n_types).tolist():
+        if not place(t, set()):
+            raise RuntimeError(
+                f"cannot make every one of {n_types} object types a goal in some maze with "
+                f"{n_mazes} mazes of {n_explicit} explicit objects; add mazes"
+            )
+    count = np.bincount([t for s in slots for t in s], minlength=n_types)
+    out = np.empty((n_mazes, n_explicit), dtype=np.int64)
+    for m in range(n_mazes):
+        candidates = np.flatnonzero(allowed[m] & ~np.isin(np.arange(n_types), slots[m]))
+        keys = count[candidates] + rng.random(len(candidates)) * 0.5
+        fill = candidates[np.argsort(keys, kind="stable")[: n_explicit - len(slots[m])]]
+        count[fill] += 1
+        out[m] = np.concatenate([np.array(slots[m], dtype=np.int64), fill])
+    return out
 
 
 def build_maze(config: WorldConfig, maze_id: int, placement: int = 0) -> Maze:
