@@ -12,8 +12,10 @@ that on 9x9 mazes a third of latent tasks are of this kind.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -94,6 +96,37 @@ def expert_memory(
     )
     env.close()
     return memory
+
+
+def load_run(path: str | Path, device: str = "cpu") -> tuple[Any, EnvSpec, EpisodicMemory | None]:
+    """``(model, env spec, memory)`` of a run folder written by :mod:`agents.rl.train`.
+
+    The memory is the one saved at the end of training (``None`` for a ``none`` run).
+
+    Raises:
+        FileNotFoundError: ``path`` holds no ``model.zip`` or ``config.json``.
+    """
+    from stable_baselines3 import PPO
+
+    from agents.rl.train import TrainConfig
+
+    run = Path(path)
+    missing = [name for name in ("model.zip", "config.json") if not (run / name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{run} is not a finished PPO run (missing {', '.join(missing)}); train one with "
+            "python -m agents.rl.train"
+        )
+    config = TrainConfig(**json.loads((run / "config.json").read_text()))
+    model = PPO.load(run / "model.zip", device=device)
+    memory = None
+    if config.retrieval != "none" and (run / "memory.npz").exists():
+        memory = EpisodicMemory.load(run / "memory.npz")
+    elif config.retrieval != "none":
+        from agents.rl.train import build_memory
+
+        memory = build_memory(config)  # runs saved before memory.npz existed
+    return model, config.env_spec, memory
 
 
 def _stack(observations: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:

@@ -7,7 +7,8 @@ from it, and :func:`train` reads top to bottom. A run writes to ``<run_dir>/<nam
 - ``tb/``: TensorBoard curves (SB3's ``rollout/*``, ``train/*``, and ``eval/<split>/*``);
 - ``curves.csv``: the periodic evaluations (for plots without TensorBoard);
 - ``model.zip``: the final checkpoint (``checkpoint.zip`` is the latest periodic one);
-- ``memory_meta.json``: how to rebuild the evaluation memory;
+- ``memory.npz``: the memory at the end of training (the evaluation memory; see
+  :meth:`agents.memory.EpisodicMemory.load`);
 - ``results.json``: final success/efficiency on every split, timing (steps/s, share of wall
   time in the env and in retrieval).
 
@@ -283,16 +284,7 @@ def train(config: TrainConfig) -> dict[str, Any]:  # noqa: C901 - one readable t
             n_distractors=config.k,
         )
     results["memory_size"] = len(memory)
-    (out / "memory_meta.json").write_text(
-        json.dumps(
-            {
-                "memory_fill": config.memory_fill,
-                "prefill_episodes": config.prefill_episodes,
-                "prefill_seed": 10_000 * (config.seed + 1),
-                "final_size": len(memory),
-            }
-        )
-    )
+    memory.save(out / "memory.npz")
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return results
 
