@@ -214,15 +214,61 @@ def latent_coverage(
     )
 
 
+ENV_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
+    ("obs_mode", '"pixel" / "ascii"', "Fixed by the registered id (Pixel / ASCII)."),
+    ("tile_size", "8", "Pixels per cell of the pixel observation."),
+    ("render_mode", "None", '"rgb_array", "ansi" or "human".'),
+    ("render_tile_size", "24", "Pixels per cell of rgb_array / human frames."),
+)
+
+
+def _attribute_docs(cls: type) -> dict[str, str]:
+    """``name -> description`` from a Google-style ``Attributes:`` docstring section."""
+    doc = (cls.__doc__ or "").split("Attributes:", 1)[-1]
+    out: dict[str, str] = {}
+    name = ""
+    for line in doc.splitlines():
+        stripped = line.strip()
+        head, sep, rest = stripped.partition(": ")
+        if sep and line.startswith(" " * 8) and not line.startswith(" " * 12) and " " not in head:
+            name = head
+            out[name] = rest
+        elif name and stripped:
+            out[name] += " " + stripped
+    return out
+
+
+def arguments_table() -> str:
+    """The Markdown table of every ``gym.make`` keyword, generated from :class:`WorldConfig`.
+
+    docs/environments.md embeds it; a test keeps the two identical.
+    """
+    docs = _attribute_docs(WorldConfig)
+    defaults = WorldConfig()
+    rows = ["| argument | default | meaning |", "|---|---|---|"]
+    for name in WorldConfig.__dataclass_fields__:
+        text = docs.get(name, "").replace("|", "\\|")
+        rows.append(f"| `{name}` | `{getattr(defaults, name)!r}` | {text} |")
+    for name, default, text in ENV_ARGUMENTS:
+        rows.append(f"| `{name}` | `{default}` | {text} |")
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the latent coverage report."""
+    """Print the latent coverage report (or, with ``--arguments-table``, the docs table)."""
     parser = argparse.ArgumentParser(
         prog="python -m latent_gridworld.testing",
         description="Share of latent (maze, object) pairs the expert sees in train episodes.",
     )
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--arguments-table", action="store_true", help="print the gym.make arguments table"
+    )
     args = parser.parse_args(argv)
+    if args.arguments_table:
+        print(arguments_table(), end="")
+        return 0
     cov = latent_coverage(args.episodes, args.seed)
     print(f"expert train episodes: {cov.episodes} (seed {args.seed}, default settings)")
     print(

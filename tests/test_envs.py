@@ -22,7 +22,12 @@ from latent_gridworld.core.constants import ACTION_DELTAS
 from latent_gridworld.core.world import build_maze
 from latent_gridworld.encoders.pixels import tile_atlas
 from latent_gridworld.expert import expert_action
-from latent_gridworld.testing import GOLDEN_SCENARIOS, golden_digests, registered_env_ids
+from latent_gridworld.testing import (
+    GOLDEN_SCENARIOS,
+    arguments_table,
+    golden_digests,
+    registered_env_ids,
+)
 
 ENV_IDS = registered_env_ids()
 GOLDEN_FILE = Path(__file__).parent / "golden" / "rollouts.json"
@@ -580,3 +585,17 @@ def test_import_does_not_pull_in_pygame_or_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------------------- docs
+
+
+def test_environments_doc_is_current() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "environments.md").read_text()
+    table = doc.split("<!-- BEGIN ARGUMENTS (generated) -->\n", 1)[1].split("<!-- END", 1)[0]
+    assert table == arguments_table(), (
+        "regenerate the table in docs/environments.md with "
+        "`python -m latent_gridworld.testing --arguments-table`"
+    )
+    for env_id in ENV_IDS:
+        assert f"## `{env_id}`" in doc, f"docs/environments.md needs a section for {env_id}"
