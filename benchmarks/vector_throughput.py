@@ -45,22 +45,33 @@ SECTIONS = ("vector", "sync", "minigrid", "xminigrid", "profile", "sb3")
 IDS = {"ascii": "LatentGridworld/ASCII-v0", "pixel": "LatentGridworld/Pixel-v0"}
 
 
-def rate(step: Callable[[int], None], batch: int, repeats: int, min_time: float) -> float:
-    """Median env-steps/s of ``step(k)`` (one batched step of ``batch`` envs per call)."""
+def rate(
+    step: Callable[[int], None], batch: int, repeats: int, min_time: float
+) -> dict[str, float]:
+    """Median env-steps per wall second and per CPU second of ``step(k)`` (``batch`` envs).
+
+    On a shared, loaded machine the wall rate depends on how much CPU the process got; the
+    CPU-time rate (process CPU time, all threads) is what the code does per second of CPU.
+    """
     for k in range(3):  # warm up: caches, first autoresets, lazy tables
         step(k)
-    rates = []
+    wall, cpu = [], []
     k = 0
     for _ in range(repeats):
-        calls, t0 = 0, time.perf_counter()
+        calls, t0, c0 = 0, time.perf_counter(), time.process_time()
         while True:
             step(k)
             k, calls = k + 1, calls + 1
             elapsed = time.perf_counter() - t0
             if elapsed >= min_time and calls >= 3:
                 break
-        rates.append(calls * batch / elapsed)
-    return float(np.median(rates))
+        wall.append(calls * batch / elapsed)
+        cpu.append(calls * batch / max(time.process_time() - c0, 1e-9))
+    return {"steps_per_s": float(np.median(wall)), "steps_per_cpu_s": float(np.median(cpu))}
+
+
+def show(r: dict[str, float]) -> str:
+    return f"{r['steps_per_s']:14,.0f} steps/s ({r['steps_per_cpu_s']:14,.0f} per CPU-s)"
 
 
 def random_actions(n: int, seed: int = 0, count: int = 64) -> np.ndarray:
@@ -79,10 +90,8 @@ def bench_vector(args: argparse.Namespace) -> list[dict[str, Any]]:
                 envs.step(acts[k % len(acts)])
 
             r = rate(step, n, args.repeats, args.min_time)
-            rows.append(
-                {"impl": "LatentGridworldVectorEnv", "obs": mode, "num_envs": n, "steps_per_s": r}
-            )
-            print(f"  batched {mode:5s} N={n:5d}: {r:14,.0f} steps/s", flush=True)
+            rows.append({"impl": "LatentGridworldVectorEnv", "obs": mode, "num_envs": n, **r})
+            print(f"  batched {mode:5s} N={n:5d}: {show(r)}", flush=True)
             envs.close()
     return rows
 
@@ -104,10 +113,10 @@ def bench_sync(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "impl": "SyncVectorEnv(LatentGridworldEnv)",
                 "obs": mode,
                 "num_envs": n,
-                "steps_per_s": r,
+                **r,
             }
         )
-        print(f"  SyncVectorEnv over single env {mode:5s} N={n}: {r:10,.0f} steps/s", flush=True)
+        print(f"  SyncVectorEnv over single env {mode:5s} N={n}: {show(r)}", flush=True)
         envs.close()
     return rows
 
@@ -141,10 +150,10 @@ def bench_minigrid(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "impl": "Minigrid SyncVectorEnv (Empty-8x8)",
                 "obs": obs,
                 "num_envs": n,
-                "steps_per_s": r,
+                **r,
             }
         )
-        print(f"  Minigrid SyncVectorEnv x{n} {obs:8s}: {r:10,.0f} steps/s", flush=True)
+        print(f"  Minigrid SyncVectorEnv x{n} {obs:8s}: {show(r)}", flush=True)
         envs.close()
     return rows
 
@@ -197,10 +206,10 @@ def bench_xminigrid(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "impl": "xminigrid jit(lax.scan) rollout (Empty-8x8)",
                 "obs": "symbolic",
                 "num_envs": n,
-                "steps_per_s": r,
+                **r,
             }
         )
-        print(f"  xminigrid in-scan (jit) N={n:5d}: {r:14,.0f} steps/s", flush=True)
+        print(f"  xminigrid in-scan (jit) N={n:5d}: {show(r)}", flush=True)
 
         acts = jax.numpy.asarray(random_actions(n, count=64) % n_actions)
         state = {"ts": ts}
@@ -216,10 +225,10 @@ def bench_xminigrid(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "impl": "xminigrid jit step called from Python (Empty-8x8)",
                 "obs": "symbolic",
                 "num_envs": n,
-                "steps_per_s": r,
+                **r,
             }
         )
-        print(f"  xminigrid jit step from Python N={n:5d}: {r:10,.0f} steps/s", flush=True)
+        print(f"  xminigrid jit step from Python N={n:5d}: {show(r)}", flush=True)
     return rows
 
 
@@ -365,18 +374,25 @@ def machine() -> dict[str, Any]:
 
 
 def print_ratios(rows: list[dict[str, Any]]) -> None:
-    ref = {r["obs"]: r["steps_per_s"] for r in rows if r["impl"].startswith("SyncVectorEnv")}
-    mg = {r["obs"]: r["steps_per_s"] for r in rows if r["impl"].startswith("Minigrid")}
-    print("\nratios (batched env / reference):")
+    """Batched env over SyncVectorEnv(single env) and over Minigrid x8, wall (CPU-time)."""
+
+    def by_obs(prefix: str) -> dict[str, dict[str, Any]]:
+        return {r["obs"]: r for r in rows if r["impl"].startswith(prefix)}
+
+    sync, mg = by_obs("SyncVectorEnv"), by_obs("Minigrid")
+    print("\nratios, wall (per CPU-second), batched env / reference:")
     for r in rows:
         if r["impl"] != "LatentGridworldVectorEnv":
             continue
         parts = []
-        if r["obs"] in ref:
-            parts.append(f"{r['steps_per_s'] / ref[r['obs']]:8.1f}x SyncVectorEnv(single env)")
-        mg_obs = "symbolic" if r["obs"] == "ascii" else "pixel"
-        if mg_obs in mg:
-            parts.append(f"{r['steps_per_s'] / mg[mg_obs]:8.1f}x Minigrid x8 ({mg_obs})")
+        for label, ref in (
+            ("SyncVectorEnv(single env) x8", sync.get(r["obs"])),
+            ("Minigrid x8", mg.get("symbolic" if r["obs"] == "ascii" else "pixel")),
+        ):
+            if ref:
+                wall = r["steps_per_s"] / ref["steps_per_s"]
+                cpu = r["steps_per_cpu_s"] / ref["steps_per_cpu_s"]
+                parts.append(f"{wall:7.1f}x ({cpu:7.1f}x) {label}")
         print(f"  {r['obs']:5s} N={r['num_envs']:5d}: " + ", ".join(parts))
 
 

@@ -6,7 +6,7 @@ Not imported by ``import latent_gridworld`` (stable-baselines3 imports torch). I
     from stable_baselines3 import PPO
     from latent_gridworld.sb3 import LatentGridworldSB3VecEnv
 
-    venv = LatentGridworldSB3VecEnv(num_envs=64, obs_mode="pixel")
+    venv = LatentGridworldSB3VecEnv.from_id("LatentGridworld/Pixel-v0", num_envs=64)
     PPO("MultiInputPolicy", venv).learn(100_000)
 
 SB3 semantics: an env whose episode ends is reset in the same step; its last observation is in
@@ -82,6 +82,18 @@ class LatentGridworldSB3VecEnv(VecEnv):
         self.info_mode = infos
         self._actions: np.ndarray | None = None
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
+
+    @classmethod
+    def from_id(cls, env_id: str, num_envs: int = 8, **kwargs: Any) -> LatentGridworldSB3VecEnv:
+        """The adapter for a registered id (its registered kwargs, then ``kwargs``).
+
+        >>> LatentGridworldSB3VecEnv.from_id("LatentGridworld/Pixel-v0", 2).observation_space
+        Dict('goal': Discrete(8), 'image': Box(0, 255, (40, 40, 3), uint8))
+        """
+        spec = gym.spec(env_id)
+        if spec.vector_entry_point != "latent_gridworld.vector:LatentGridworldVectorEnv":
+            raise ValueError(f"{env_id} is not a latent-gridworld id with a batched env")
+        return cls(num_envs=num_envs, **{**spec.kwargs, **kwargs})
 
     # ------------------------------------------------------------------ VecEnv API
 
