@@ -22,7 +22,8 @@ observations, and it needs no RLlib connector API (which has changed between Ray
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
@@ -431,3 +432,149 @@ class RayExecutor:
         """``[fn(*args) for args in zip(*iterables)]``, all submitted before any is awaited."""
         futures = [self.submit(fn, *args) for args in zip(*iterables)]
         return [f.result() for f in futures]
+
+
+# ---------------------------------------------------------------------------------- memory
+
+# per worker process: a memory is rebuilt (FAISS indexes filled) once, then reused by every
+# task that process runs with the same handle
+_MEMORY_CACHE: dict[str, Any] = {}
+
+
+class MemoryHandle:
+    """How an :class:`~agents.memory.EpisodicMemory` built in the driver reaches Ray workers.
+
+    Two routes (see ``docs/scaling.md``):
+
+    - object store (``share_memory(memory)``): ``ray.put`` of the memory, which pickles to its
+      plain arrays (never FAISS objects); workers on the same node map the arrays from shared
+      memory without a copy, other nodes fetch them once; each worker process rebuilds the
+      FAISS indexes once (:meth:`get` caches it). Nothing touches disk, the memory lives as long
+      as the handle does.
+    - file (``share_memory(memory, path=...)``): ``memory.save(path)``, and workers
+      ``EpisodicMemory.load(path)`` (checksummed, no pickle). ``path`` must be readable from
+      every node (a shared filesystem); the file outlives the Ray session and can be reused.
+
+    Pass the handle itself as a task argument and call :meth:`get` inside the task.
+    """
+
+    def __init__(self, ref: Any = None, path: str | None = None) -> None:
+        if (ref is None) == (path is None):
+            raise ValueError("a MemoryHandle holds exactly one of an object ref or a file path")
+        self.ref = ref
+        self.path = path
+
+    @property
+    def key(self) -> str:
+        """What identifies the memory in a worker's cache (the object id or the path)."""
+        return f"ref:{self.ref.hex()}" if self.ref is not None else f"file:{self.path}"
+
+    def get(self) -> Any:
+        """The memory, rebuilt in this process at the first call and cached after."""
+        memory = _MEMORY_CACHE.get(self.key)
+        if memory is None:
+            if self.ref is not None:
+                memory = require_ray().get(self.ref)
+            else:
+                from agents.memory import EpisodicMemory
+
+                memory = EpisodicMemory.load(str(self.path))
+            _MEMORY_CACHE[self.key] = memory
+        return memory
+
+    def __repr__(self) -> str:
+        return f"MemoryHandle({self.key})"
+
+
+def share_memory(memory: Any, path: str | None = None) -> MemoryHandle:
+    """Make ``memory`` reachable from Ray tasks; see :class:`MemoryHandle` for the two routes.
+
+    Args:
+        memory: An :class:`~agents.memory.EpisodicMemory`.
+        path: Save it there (a shared filesystem) instead of putting it in the object store.
+    """
+    ray = require_ray()
+    if path is not None:
+        memory.save(path)
+        return MemoryHandle(path=str(path))
+    if not ray.is_initialized():
+        raise RuntimeError("connect to Ray first (connect_ray) to put a memory in the object store")
+    return MemoryHandle(ref=ray.put(memory))
+
+
+# ---------------------------------------------------------------------------------- eval grids
+
+
+@dataclass
+class EvalCell:
+    """One cell of an evaluation grid: an agent on one split of one world, with one seed.
+
+    Attributes:
+        agent: A reference policy (``random``, ``visible_at_start``, ``wander_then_path``,
+            ``expert``) or a third-party factory ``FILE.py:FACTORY`` (:mod:`agents.protocol`).
+        split: ``train``, ``explicit``, ``latent`` or ``new_maze``.
+        seed: Seeds the tasks (as the benchmark does: ``evaluate_agent(..., seed)``) and the
+            agent.
+        n_tasks: Closed-loop tasks.
+        world: :class:`~latent_gridworld.WorldConfig` fields (the ablation), e.g.
+            ``{"size": 9, "full_view": True}``.
+        memory: A :class:`MemoryHandle` handed to the agent factory (``AgentContext.memory``).
+    """
+
+    agent: str
+    split: str
+    seed: int
+    n_tasks: int
+    world: dict[str, Any] = field(default_factory=dict)
+    memory: MemoryHandle | None = None
+
+
+def evaluate_cell(cell: EvalCell) -> dict[str, Any]:
+    """Evaluate one cell; a pure function of the cell, so it gives the same result anywhere.
+
+    Returns:
+        ``{"success", "efficiency", "trivial", "steps"}`` per-task lists, as the benchmark's
+        results file stores them.
+    """
+    from agents.bc.evaluate import evaluate_agent
+    from agents.protocol import AgentContext, AgentFactory, load_factory
+    from agents.reference import ReferencePolicy, reference_factory
+    from latent_gridworld.core.config import WorldConfig
+
+    world = WorldConfig(**cell.world)
+    memory = cell.memory.get() if cell.memory is not None else None
+    factory: AgentFactory = (
+        reference_factory(cell.agent)
+        if cell.agent in ReferencePolicy.MODES
+        else load_factory(cell.agent)
+    )
+    agent = factory(AgentContext(world, memory, cell.seed))
+    r = evaluate_agent(agent, world, cell.split, cell.n_tasks, seed=cell.seed)
+    return {
+        "success": r.success.tolist(),
+        "efficiency": r.efficiency.round(6).tolist(),
+        "trivial": r.trivial.tolist(),
+        "steps": r.steps.tolist(),
+    }
+
+
+def _one_thread() -> None:
+    """Worker initializer: one torch thread per single-CPU task (if torch is in use at all)."""
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def run_grid(
+    cells: Sequence[EvalCell], executor: RayExecutor | None = None
+) -> list[dict[str, Any]]:
+    """Evaluate ``cells`` in order, here (``executor=None``) or as Ray tasks; same results.
+
+    >>> cells = [EvalCell("expert", "train", seed=s, n_tasks=2, world={"size": 7}) for s in (0, 1)]
+    >>> [r["success"] for r in run_grid(cells)]
+    [[True, True], [True, True]]
+    """
+    if executor is None:
+        return [evaluate_cell(cell) for cell in cells]
+    return executor.map(evaluate_cell, cells)

@@ -123,12 +123,16 @@ def _parse_kw(items: list[str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     defaults = RLlibPPOConfig()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", dest="env_id", default=defaults.env_id, choices=distributed.ENV_IDS)
+    parser.add_argument(
+        "--env", dest="env_id", default=defaults.env_id, choices=distributed.ENV_IDS
+    )
     parser.add_argument("--kw", action="append", default=[], help="gym.make kwarg, key=value")
     parser.add_argument("--address", default=None, help="Ray cluster address; omit to run locally")
     parser.add_argument("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance")
     parser.add_argument("--num-env-runners", type=int, default=defaults.num_env_runners)
-    parser.add_argument("--num-envs-per-env-runner", type=int, default=defaults.num_envs_per_env_runner)
+    parser.add_argument(
+        "--num-envs-per-env-runner", type=int, default=defaults.num_envs_per_env_runner
+    )
     parser.add_argument("--iterations", type=int, default=defaults.iterations)
     parser.add_argument("--train-batch-size", type=int, default=defaults.train_batch_size)
     parser.add_argument("--minibatch-size", type=int, default=defaults.minibatch_size)
