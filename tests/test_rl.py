@@ -204,6 +204,40 @@ def test_checkpoint_round_trip_gives_identical_actions(
         torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 
+# ---------------------------------------------------------------- the protocol adapter
+
+
+def test_protocol_agent_sees_what_the_pixel_env_shows(memory: EpisodicMemory) -> None:
+    from agents.rl.agent import PPOAgent
+    from latent_gridworld.core.config import WorldConfig
+
+    spec = EnvSpec(world=WORLD, mode="none")
+    agent = PPOAgent(tiny_ppo(memory, "none"), spec, None)
+    pixel = wrapped(None, "none")
+    ascii_env = gym.make("LatentGridworld/ASCII-v0", **WORLD)
+    for seed in range(3):
+        expected, _ = pixel.reset(seed=seed)
+        obs, info = ascii_env.reset(seed=seed)
+        agent.reset_batch([obs], [info])
+        got = agent.observation(obs, agent._memory_obs[0])
+        assert set(got) == set(expected)
+        for key in got:
+            np.testing.assert_array_equal(got[key], expected[key])
+    with pytest.raises(ValueError, match="size: trained 9 vs evaluated 11"):
+        agent.check_world(WorldConfig(**{**WORLD, "size": 11}))
+
+
+def test_protocol_evaluation_runs_the_bc_protocol(memory: EpisodicMemory) -> None:
+    from agents.bc.evaluate import evaluate_agent
+    from agents.rl.agent import PPOAgent
+    from latent_gridworld.core.config import WorldConfig
+
+    agent = PPOAgent(tiny_ppo(memory, "oracle"), EnvSpec(world=WORLD), memory, seed=0)
+    r = evaluate_agent(agent, WorldConfig(**WORLD), "latent", 6, seed=0)
+    assert len(r.success) == 6
+    assert ((r.efficiency > 0) == r.success).all()
+
+
 # ---------------------------------------------------------------- evaluation and the script
 
 

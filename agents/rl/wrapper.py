@@ -220,13 +220,7 @@ class RetrievalObservation(
         return self._episode(None)
 
     def _empty_memory_obs(self) -> dict[str, np.ndarray]:
-        k, L, v = self.k, self.steps_per_episode, self.view_size
-        return {
-            "mem_views": np.zeros((k, L, v, v), np.uint8),
-            "mem_actions": np.full((k, L), END_ACTION, np.uint8),
-            "mem_goals": np.zeros((k, L), np.uint8),
-            "mem_mask": np.zeros((k, L), np.uint8),
-        }
+        return encode_episodes([], self.k, self.steps_per_episode, self.view_size)
 
     def _augment(self, obs: dict[str, Any]) -> dict[str, Any]:
         return {**obs, **{key: value.ravel() for key, value in self._memory_obs.items()}}
@@ -281,23 +275,43 @@ class RetrievalObservation(
 
     def encode(self, episodes: Sequence[Episode]) -> dict[str, np.ndarray]:
         """Shaped ``mem_*`` arrays for up to ``k`` ``episodes``, each trimmed to ``L`` steps."""
-        out = self._empty_memory_obs()
-        for i, episode in enumerate(list(episodes)[: self.k]):
-            if episode.views.shape[1:] != (self.view_size, self.view_size):
-                raise ValueError(
-                    f"retrieved episode has {episode.views.shape[1:]} views but the env observes "
-                    f"{self.view_size}x{self.view_size}: the memory holds another env's episodes"
-                )
-            idx = trim_steps(np.asarray(episode.visible), self.steps_per_episode, "visible")
-            n = len(idx)
-            out["mem_views"][i, :n] = episode.views[idx]
-            actions = np.full(n, END_ACTION, np.uint8)
-            has_action = idx < len(episode.actions)
-            actions[has_action] = episode.actions[idx[has_action]]
-            out["mem_actions"][i, :n] = actions
-            out["mem_goals"][i, :n] = episode.goals[idx].astype(np.uint8)
-            out["mem_mask"][i, :n] = 1
-        return out
+        return encode_episodes(episodes, self.k, self.steps_per_episode, self.view_size)
+
+
+def encode_episodes(
+    episodes: Sequence[Episode], k: int, steps_per_episode: int, view_size: int
+) -> dict[str, np.ndarray]:
+    """Shaped ``mem_*`` arrays (``(k, L, V, V)``, ``(k, L)``) for up to ``k`` episodes.
+
+    Each episode is cut to ``L = steps_per_episode`` steps by
+    :func:`agents.memory.trim_steps`; unused slots are zero (``mem_actions`` = 4), masked out.
+
+    Raises:
+        ValueError: An episode's views are not ``view_size`` x ``view_size``.
+    """
+    L, v = steps_per_episode, view_size
+    out = {
+        "mem_views": np.zeros((k, L, v, v), np.uint8),
+        "mem_actions": np.full((k, L), END_ACTION, np.uint8),
+        "mem_goals": np.zeros((k, L), np.uint8),
+        "mem_mask": np.zeros((k, L), np.uint8),
+    }
+    for i, episode in enumerate(list(episodes)[:k]):
+        if episode.views.shape[1:] != (v, v):
+            raise ValueError(
+                f"retrieved episode has {episode.views.shape[1:]} views but the env observes "
+                f"{v}x{v}: the memory holds another env's episodes"
+            )
+        idx = trim_steps(np.asarray(episode.visible), L, "visible")
+        n = len(idx)
+        out["mem_views"][i, :n] = episode.views[idx]
+        actions = np.full(n, END_ACTION, np.uint8)
+        has_action = idx < len(episode.actions)
+        actions[has_action] = episode.actions[idx[has_action]]
+        out["mem_actions"][i, :n] = actions
+        out["mem_goals"][i, :n] = episode.goals[idx].astype(np.uint8)
+        out["mem_mask"][i, :n] = 1
+    return out
 
 
 def check_memory_matches(memory: EpisodicMemory, view_size: int, n_object_types: int) -> None:
