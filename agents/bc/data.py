@@ -109,7 +109,7 @@ class SampleStream:
         self.stream = stream
         self.rng = np.random.default_rng([seed, 0])
         self.episode_rng = np.random.default_rng([seed, 2])
-        self.buffer: deque[list[Episode]] = deque(maxlen=stream.buffer_size)
+        self.buffer: deque[tuple[tuple[int, int], list[Episode]]] = deque(maxlen=stream.buffer_size)
         self._next_fresh = config.n_mazes + config.n_new_mazes + seed * STREAM_ID_STRIDE
         self._next_placement = 1 + seed * STREAM_ID_STRIDE
         self.mazes_generated = 0
@@ -128,7 +128,7 @@ class SampleStream:
                 self._expert(maze, int(self.rng.choice(goals)))
                 for _ in range(self.stream.episodes_per_maze)
             ]
-            self.buffer.append(episodes)
+            self.buffer.append((key, episodes))
             self.mazes_generated += 1
 
     def batch(self, size: int) -> list[Sample]:
@@ -142,7 +142,7 @@ class SampleStream:
         picks: list[int] = []
         if n_stream:
             picks = self.rng.choice(len(self.buffer), size=n_stream, replace=False).tolist()
-        samples += [self._stream_sample(self.buffer[int(i)]) for i in picks]
+        samples += [self._stream_sample(*self.buffer[int(i)]) for i in picks]
         return samples
 
     def _pool_sample(self) -> Sample:
@@ -151,7 +151,7 @@ class SampleStream:
         placement = int(getattr(ep, "placement", 0))
         return Sample(ep, int(ep.goals[-1]), (ep.maze, placement), pool=True, pool_index=i)
 
-    def _stream_sample(self, episodes: list[Episode]) -> Sample:
+    def _stream_sample(self, key: tuple[int, int], episodes: list[Episode]) -> Sample:
         j = int(self.rng.integers(len(episodes)))
         ep = episodes[j]
         goal = int(ep.goals[-1])
@@ -159,7 +159,6 @@ class SampleStream:
         saw = [e for e in others if int(e.goals[-1]) != goal and e.visible[:, goal].any()]
         candidates = saw or others
         relevant = candidates[int(self.rng.integers(len(candidates)))]
-        key = (ep.maze, int(getattr(ep, "placement", 0)))
         return Sample(ep, goal, key, pool=False, relevant=relevant)
 
     def _expert(self, maze: world.Maze, goal: int) -> Episode:

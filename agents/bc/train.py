@@ -432,14 +432,15 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
 
-    # -- data and memory: the only place the two agents differ
+    # -- data and memory: the only place the two agents differ (a dataset that does not
+    # match the world fails here, before anything is written)
     world = config.world_config()
     if pool is None:
         pool = load_pool(config, progress=config.progress)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
     with_memory = config.agent == "retrieval"
     pool_memory = None
     if with_memory:

@@ -1,0 +1,242 @@
+"""The BC transformer agents: inputs, training, checkpoints, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from agents.bc.agent import BCAgent
+from agents.bc.context import TOKENIZER, StepFormat, build_context, current_rows, memory_rows
+from agents.bc.data import SampleStream, StreamConfig
+from agents.bc.evaluate import evaluate_agent, mean_ci
+from agents.bc.model import BCTransformer
+from agents.bc.train import (
+    ContextMaker,
+    TrainConfig,
+    check_dataset_matches,
+    load_checkpoint,
+    save_checkpoint,
+    train,
+)
+from agents.memory import EpisodicMemory
+from agents.protocol import AgentContext
+from agents.reference import reference_factory
+from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.datasets import generate_dataset, save_dataset
+from latent_gridworld.encoders.ascii import codes_to_ascii
+
+TINY_WORLD = {
+    "size": 7,
+    "view_size": 3,
+    "n_mazes": 4,
+    "n_object_types": 4,
+    "objects_per_maze": 3,
+    "position_cue": True,
+}
+
+
+def tiny_config(tmp_path, agent="baseline", **changes) -> TrainConfig:
+    fields = {
+        "agent": agent,
+        "seed": 0,
+        "steps": 150,
+        "batch_size": 16,
+        "lr": 3e-3,
+        "warmup": 20,
+        "world": dict(TINY_WORLD),
+        "pool_episodes": 300,
+        "model": {"d_token": 4, "d_model": 32, "n_layers": 1, "n_heads": 2},
+        "stream": {"buffer_size": 32, "episodes_per_maze": 4, "new_mazes_per_step": 1},
+        "out": str(tmp_path / agent),
+        "progress": False,
+        "tensorboard": False,
+        "eval_tasks": 8,
+    }
+    fields.update(changes)
+    return TrainConfig(**fields)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny baseline, trained once for the tests that need a model (~seconds)."""
+    tmp = tmp_path_factory.mktemp("bc")
+    config = tiny_config(tmp)
+    path = train(config)
+    return path, config
+
+
+# -------------------------------------------------------------------------- inputs
+
+
+@pytest.mark.parametrize("cues", [(False, False), (True, True)])
+def test_step_rows_are_the_tokenizer_encoding(cues):
+    maze_cue, position_cue = cues
+    ep = generate_dataset(episodes=1, seed=3, icl_share=0.0, size=9)[0]
+    fmt = StepFormat(25, maze_cue=maze_cue, position_cue=position_cue)
+    rows = current_rows(fmt, ep, maze_cue_id=ep.maze)
+    for t in range(len(ep)):
+        expected = TOKENIZER.encode_step(
+            codes_to_ascii(ep.views[t]),
+            goal=int(ep.goals[t]),
+            prev_action=None if t == 0 else int(ep.actions[t - 1]),
+            maze=ep.maze if maze_cue else None,
+            position=tuple(ep.positions[t]) if position_cue else None,
+        )
+        assert rows[t].tolist() == expected
+    assert rows.shape == (len(ep), fmt.length)
+
+
+def test_memory_rows_hold_the_action_taken_and_eos_at_the_end():
+    ep = generate_dataset(episodes=1, seed=4, size=9)[0]
+    fmt = StepFormat(25)
+    steps = np.array([0, len(ep)])  # the first step and the final observation
+    rows = memory_rows(fmt, ep, steps)
+    assert TOKENIZER.itos[rows[0, 27]] == ["NORTH", "EAST", "SOUTH", "WEST"][ep.actions[0]]
+    assert rows[1, 27] == TOKENIZER.eos
+
+
+def test_context_puts_memory_first_and_targets_only_current_steps():
+    fmt = StepFormat(9)
+    mem = [np.ones((3, fmt.length), np.int64), np.ones((2, fmt.length), np.int64)]
+    cur = np.zeros((4, fmt.length), np.int64)
+    ctx = build_context(fmt, cur, np.array([0, 1, 2, 3]), mem, max_current=3)
+    assert ctx.segment.tolist() == [1, 1, 1, 2, 2, 0, 0, 0]
+    assert ctx.time.tolist() == [0, 1, 2, 0, 1, 0, 1, 2]
+    assert ctx.targets.tolist() == [-100] * 5 + [1, 2, 3]  # the window keeps the last 3 steps
+
+
+def test_stream_is_identical_for_both_agents_and_mazes_are_fresh():
+    world = WorldConfig(**TINY_WORLD)
+    pool = generate_dataset(episodes=50, seed=0, **TINY_WORLD)
+    stream = StreamConfig(buffer_size=8, episodes_per_maze=3, new_mazes_per_step=1, moved_share=0.5)
+    a = SampleStream(world, pool, stream, seed=5).batch(16)
+    b = SampleStream(world, pool, stream, seed=5).batch(16)
+    assert [s.episode.actions.tolist() for s in a] == [s.episode.actions.tolist() for s in b]
+    stream_samples = [s for s in a if not s.pool]
+    assert len(stream_samples) == 8
+    for s in stream_samples:
+        maze, placement = s.maze_key
+        # fresh mazes lie beyond the pool and the new_maze split; moved ones keep a pool id
+        assert maze >= world.n_mazes + world.n_new_mazes or (maze < world.n_mazes and placement > 0)
+        assert s.relevant is not None and s.relevant is not s.episode
+
+
+# -------------------------------------------------------------------------- the pair
+
+
+def test_variants_share_every_parameter_and_differ_only_in_the_memory(tmp_path):
+    base, ret = tiny_config(tmp_path, "baseline"), tiny_config(tmp_path, "retrieval")
+    a, b = BCTransformer(base.model_config()), BCTransformer(ret.model_config())
+    shapes_a = {k: tuple(v.shape) for k, v in a.state_dict().items()}
+    shapes_b = {k: tuple(v.shape) for k, v in b.state_dict().items()}
+    assert shapes_a == shapes_b
+    differing = {
+        f.name
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(base, f.name) != getattr(ret, f.name)
+    }
+    assert differing == {"agent", "out"}
+    pool = generate_dataset(episodes=60, seed=0, **TINY_WORLD)
+    memory = EpisodicMemory(n_object_types=4)
+    memory.extend(pool)
+    samples = SampleStream(base.world_config(), pool, StreamConfig(**base.stream), 0).batch(8)
+    plain = ContextMaker(base, None).contexts(samples)
+    with_memory = ContextMaker(ret, memory).contexts(samples)
+    # the same current rows, with retrieved rows (segment > 0) in front for the retrieval agent
+    for i in range(8):
+        cur_plain = plain["rows"][i][(plain["segment"][i] == 0) & ~plain["pad"][i]]
+        cur_mem = with_memory["rows"][i][(with_memory["segment"][i] == 0) & ~with_memory["pad"][i]]
+        assert np.array_equal(cur_plain, cur_mem)
+    assert (with_memory["segment"] > 0).any() and not (plain["segment"] > 0).any()
+
+
+# -------------------------------------------------------------------------- training
+
+
+def test_tiny_training_beats_a_random_walk_on_train(trained):
+    path, config = trained
+    model, loaded, extra = load_checkpoint(path)
+    assert extra["step"] == config.steps
+    world = config.world_config()
+    agent = BCAgent(model, loaded, None)
+    bc = evaluate_agent(agent, world, "train", 60, seed=7)
+    rnd = evaluate_agent(
+        reference_factory("random")(AgentContext(world, None, 0)), world, "train", 60, seed=7
+    )
+    assert bc.success_rate >= rnd.success_rate + 0.2, (bc.success_rate, rnd.success_rate)
+
+
+def test_training_is_deterministic_on_cpu(tmp_path):
+    a = train(tiny_config(tmp_path / "a", steps=15))
+    b = train(tiny_config(tmp_path / "b", steps=15))
+    sa, sb = (torch.load(p, weights_only=True)["state_dict"] for p in (a, b))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_checkpoint_round_trip_gives_identical_actions(trained, tmp_path):
+    path, config = trained
+    model, loaded, _ = load_checkpoint(path)
+    save_checkpoint(tmp_path / "copy.pt", model, loaded, 1)
+    copy, _, _ = load_checkpoint(tmp_path / "copy.pt", expect=loaded)
+    world = config.world_config()
+    runs = [
+        evaluate_agent(BCAgent(m, loaded, None), world, "explicit", 20, seed=3)
+        for m in (model, copy)
+    ]
+    assert np.array_equal(runs[0].steps, runs[1].steps)
+    assert np.array_equal(runs[0].success, runs[1].success)
+
+
+# -------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"agent": "transformer"}, "unknown agent 'transformer'; valid: baseline, retrieval"),
+        ({"retrieval": "bm25"}, "unknown retrieval mode 'bm25'; valid: oracle, knn"),
+        ({"n_relevant": 0, "n_distractors": 0}, "k = n_relevant + n_distractors >= 1"),
+        ({"world": {"size": 8}}, "size must be an odd integer"),
+    ],
+)
+def test_bad_config_fails_before_training(tmp_path, changes, message):
+    config = tiny_config(tmp_path, **changes)
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace("+", r"\+")):
+        train(config)
+    assert not (tmp_path / config.agent).exists()  # nothing was written
+
+
+def test_checkpoint_from_another_config_is_rejected(trained, tmp_path):
+    path, config = trained
+    other = dataclasses.replace(config, world={**config.world, "view_size": 5})
+    with pytest.raises(ValueError, match="trained with another config: world"):
+        load_checkpoint(path, expect=other)
+    payload = torch.load(path, weights_only=True)
+    payload["version"] = 99
+    torch.save(payload, tmp_path / "v99.pt")
+    with pytest.raises(ValueError, match="checkpoint version 99"):
+        load_checkpoint(tmp_path / "v99.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+
+
+def test_dataset_from_another_world_is_rejected_before_training(tmp_path):
+    ds = generate_dataset(episodes=20, seed=0, **{**TINY_WORLD, "view_size": 5})
+    save_dataset(ds, tmp_path / "d.npz")
+    config = tiny_config(tmp_path, dataset=str(tmp_path / "d.npz"))
+    with pytest.raises(
+        ValueError, match=r"does not match the env config: view_size: dataset 5 vs env 3"
+    ):
+        train(config)
+    with pytest.raises(ValueError, match="n_mazes"):
+        check_dataset_matches(WorldConfig(n_mazes=8), WorldConfig(n_mazes=16), "x")
+
+
+def test_mean_ci_uses_student_t_for_few_seeds():
+    mean, half = mean_ci([0.2, 0.4])
+    assert mean == pytest.approx(0.3)
+    assert half == pytest.approx(12.706 * np.std([0.2, 0.4], ddof=1) / np.sqrt(2))
