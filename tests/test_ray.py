@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,19 +19,27 @@ import pytest
 
 import latent_gridworld  # noqa: F401 - registers the env ids
 from agents import distributed
+from latent_gridworld.core.constants import ASCII_TO_CODE
 
-ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed")
+RAY_REASON = "the 'ray' extra is not installed (pip install 'latent-gridworld[ray]')"
 
 
 @pytest.fixture(scope="module")
-def local_ray() -> Iterator[Any]:
+def ray_mod() -> Any:
+    return pytest.importorskip("ray", reason=RAY_REASON)
+
+
+@pytest.fixture(scope="module")
+def local_ray(ray_mod: Any) -> Iterator[Any]:
     """A local Ray instance with 2 CPUs; shut down after the module's tests."""
-    started_here = not ray.is_initialized()
+    started_here = not ray_mod.is_initialized()
     if started_here:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield ray
+        ray_mod.init(
+            num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR"
+        )
+    yield ray_mod
     if started_here:
-        ray.shutdown()
+        ray_mod.shutdown()
 
 
 # ---------------------------------------------------------------------------------- RLlib
@@ -55,7 +64,7 @@ def test_rllib_observation_is_a_box_the_default_encoders_take(env_id: str) -> No
     else:
         cells = obs[:-n_goals].reshape(25, -1)
         np.testing.assert_array_equal(cells.sum(axis=1), 1.0)  # one code per cell
-        codes = latent_gridworld.core.constants.ASCII_TO_CODE[raw["view"]]
+        codes = ASCII_TO_CODE[raw["view"]]
         np.testing.assert_array_equal(cells.argmax(axis=1), codes)
         np.testing.assert_array_equal(np.flatnonzero(obs[-n_goals:]), [goal])
 
@@ -112,7 +121,7 @@ def test_one_ppo_iteration_on_each_registered_env(local_ray: Any, env_id: str) -
         algo.stop()
 
 
-def test_ppo_config_rejects_unknown_env_and_bad_sizes() -> None:
+def test_ppo_config_rejects_unknown_env_and_bad_sizes(ray_mod: Any) -> None:
     with pytest.raises(ValueError, match="unknown env id 'Pixel'"):
         distributed.ppo_config("Pixel")
     with pytest.raises(ValueError, match="train_batch_size"):
@@ -128,7 +137,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_unreachable_address_fails_fast_with_a_clear_error() -> None:
+def test_unreachable_address_fails_fast_with_a_clear_error(ray_mod: Any) -> None:
     port = _free_port()  # closed again: connecting is refused
     start = time.monotonic()
     with pytest.raises(ConnectionError, match=rf"cannot reach a Ray cluster at 127.0.0.1:{port}"):
@@ -136,7 +145,7 @@ def test_unreachable_address_fails_fast_with_a_clear_error() -> None:
     assert time.monotonic() - start < 5
 
 
-def test_address_that_is_not_ray_fails_within_the_timeout() -> None:
+def test_address_that_is_not_ray_fails_within_the_timeout(ray_mod: Any) -> None:
     # a TCP port that accepts connections but speaks no Ray: ray.init alone would hang for minutes
     with socket.socket() as server:
         server.bind(("0.0.0.0", 0))
@@ -148,6 +157,103 @@ def test_address_that_is_not_ray_fails_within_the_timeout() -> None:
         assert time.monotonic() - start < 10
 
 
-def test_malformed_address_names_the_valid_forms() -> None:
+def test_malformed_address_names_the_valid_forms(ray_mod: Any) -> None:
     with pytest.raises(ValueError, match="valid: 'HOST:PORT'"):
         distributed.check_ray_address("no-port-here", timeout_s=1)
+
+
+def test_without_ray_every_entry_point_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
+    hint = r"pip install 'latent-gridworld\[ray\]'"
+    with pytest.raises(ImportError, match=hint):
+        distributed.require_ray()
+    with pytest.raises(ImportError, match=hint):
+        distributed.connect_ray("127.0.0.1:6379")
+    with pytest.raises(ImportError, match=hint), distributed.RayExecutor():
+        pass
+
+
+# ---------------------------------------------------------------------------------- sweeps
+
+GRID = [
+    distributed.EvalCell(agent, split, seed, n_tasks=6, world=world)
+    for world in ({"size": 9}, {"size": 9, "full_view": True})  # an ablation axis
+    for agent in ("random", "wander_then_path")
+    for split in ("explicit", "latent")
+    for seed in (0, 1)
+]
+
+
+def test_grid_on_ray_equals_the_local_run(local_ray: Any) -> None:
+    local = distributed.run_grid(GRID)
+    with distributed.RayExecutor(initializer=distributed._one_thread) as pool:
+        remote = distributed.run_grid(GRID, pool)
+        assert local_ray.is_initialized()  # the fixture's instance, reused and left running
+    assert remote == local
+    # the cells differ from each other (the comparison is not vacuous)
+    assert len({str(r) for r in local}) > len(GRID) // 2
+    # the full-view ablation makes "wander until seen" succeed on every latent task
+    full_view = [
+        r for c, r in zip(GRID, local) if c.world.get("full_view") and c.agent == "wander_then_path"
+    ]
+    assert all(all(r["success"]) for r in full_view)
+
+
+def test_a_failing_cell_raises_its_own_error(local_ray: Any) -> None:
+    bad = distributed.EvalCell("no_such_policy.py:make", "train", 0, n_tasks=1)
+    with distributed.RayExecutor() as pool:
+        future = pool.submit(distributed.evaluate_cell, bad)
+        with pytest.raises(FileNotFoundError):
+            future.result()
+
+
+# ---------------------------------------------------------------------------------- memory
+
+
+@pytest.fixture(scope="module")
+def memory() -> Any:
+    pytest.importorskip("agents.memory", reason="the 'agents' extra (faiss) is not installed")
+    from agents.memory import EpisodicMemory
+    from latent_gridworld.datasets import generate_dataset
+
+    mem = EpisodicMemory(n_object_types=8)
+    mem.extend(generate_dataset(episodes=60, seed=0, size=9, n_mazes=8))
+    return mem
+
+
+@pytest.mark.parametrize("route", ["object_store", "file"])
+def test_memory_built_here_reaches_workers_intact(
+    local_ray: Any, memory: Any, route: str, tmp_path: Any
+) -> None:
+    path = str(tmp_path / "memory.npz") if route == "file" else None
+    handle = distributed.share_memory(memory, path=path)
+
+    # defined here so that Ray ships it by value (workers cannot import this test module)
+    def _what_a_worker_sees(handle: distributed.MemoryHandle) -> dict[str, Any]:
+        memory = handle.get()
+        scores, ids = memory.search(memory.keys[:10], k=5)
+        first = memory[0]
+        return {
+            "pid": os.getpid(),
+            "len": len(memory),
+            "ids": ids.tolist(),
+            "relevant": memory.relevant_ids(first.maze, int(first.goal_sequence[0])).tolist(),
+            "cached": handle.get() is memory,
+            "last_views": memory[59].views.tolist(),
+        }
+
+    task = local_ray.remote(num_cpus=1)(_what_a_worker_sees)
+    seen = local_ray.get(task.remote(handle))
+    _, ids = memory.search(memory.keys[:10], k=5)
+    first = memory[0]
+    assert seen["pid"] != os.getpid()
+    assert seen["len"] == len(memory) == 60
+    assert seen["ids"] == ids.tolist()
+    assert seen["relevant"] == memory.relevant_ids(first.maze, int(first.goal_sequence[0])).tolist()
+    assert seen["cached"]
+    assert seen["last_views"] == memory[59].views.tolist()  # episode content, not just ids
+
+
+def test_memory_handle_needs_exactly_one_source() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        distributed.MemoryHandle()
