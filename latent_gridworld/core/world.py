@@ -115,60 +115,49 @@ def pool_assignment(
         explicit_count[chosen] += 1
         types[m] = np.concatenate([lat, chosen])
     if (explicit_count == 0).any():
-        # the greedy pass can strand a type (3 types, 3 mazes, 1 latent + 1 explicit each: the
-        # last maze may offer only types already used); then match first, fill up after
-        types[:, latent_per_maze:] = _covering_explicit(
-            types[:, :latent_per_maze], n_object_types, n_explicit, rng
+        # the greedy pass can strand a type when pools are tight (3 types, 3 mazes, one latent
+        # and one explicit each; or latent types dealt round-robin overlapping so that several
+        # types are available as goals in one maze only): build the pool from "homes" instead
+        types = _assignment_from_homes(
+            n_mazes, n_object_types, objects_per_maze, latent_per_maze, rng
         )
     return types, latent
 
 
-def _covering_explicit(
-    lat: np.ndarray, n_types: int, n_explicit: int, rng: np.random.Generator
+def _assignment_from_homes(
+    n_mazes: int, n_types: int, per_maze: int, n_latent: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Explicit types per maze such that every type is explicit somewhere.
+    """A balanced pool that always exists when the config is valid.
 
-    Each type is first matched to one maze where it is not latent (bipartite matching with
-    ``n_explicit`` slots per maze, augmenting paths); the remaining slots are then filled
-    least-used-first, as in the greedy pass.
+    Every type gets an explicit home maze (type of rank ``r`` -> maze ``r % n_mazes``) and, if
+    there are latent objects, a different latent home (``(r + 1) % n_mazes``). A maze then
+    holds at most ``ceil(n_types / n_mazes)`` homes of each kind, which the config's checks
+    (``n_mazes * latent >= n_types``, ``n_mazes * explicit >= n_types``) keep within its
+    slots. Remaining slots are filled least-used-first, latent ones before explicit ones.
     """
-    n_mazes = len(lat)
-    allowed = np.ones((n_mazes, n_types), dtype=bool)
-    allowed[np.arange(n_mazes)[:, None], lat] = False
-    slots: list[list[int]] = [[] for _ in range(n_mazes)]
-
-    def place(t: int, tried: set[int]) -> bool:
-        for m in rng.permutation(np.flatnonzero(allowed[:, t])).tolist():
-            if m in tried:
-                continue
-            tried.add(m)
-            if len(slots[m]) < n_explicit:
-                slots[m].append(t)
-                return True
-            for u in list(slots[m]):
-                slots[m].remove(u)
-                slots[m].append(t)
-                if place(u, tried):
-                    return True
-                slots[m].remove(t)
-                slots[m].append(u)
-        return False
-
-    for t in rng.permutation(n_types).tolist():
-        if not place(t, set()):
-            raise RuntimeError(
-                f"cannot make every one of {n_types} object types a goal in some maze with "
-                f"{n_mazes} mazes of {n_explicit} explicit objects; add mazes"
-            )
-    count = np.bincount([t for s in slots for t in s], minlength=n_types)
-    out = np.empty((n_mazes, n_explicit), dtype=np.int64)
+    n_explicit = per_maze - n_latent
+    rank = rng.permutation(n_types)  # type of each rank
+    explicit_home = [[int(t) for t in rank[m::n_mazes]] for m in range(n_mazes)]
+    latent_home: list[list[int]] = [[] for _ in range(n_mazes)]
+    if n_latent:
+        for r, t in enumerate(rank.tolist()):
+            latent_home[(r + 1) % n_mazes].append(t)
+    latent_count = np.zeros(n_types, dtype=np.int64)
+    explicit_count = np.zeros(n_types, dtype=np.int64)
+    types = np.empty((n_mazes, per_maze), dtype=np.int64)
     for m in range(n_mazes):
-        candidates = np.flatnonzero(allowed[m] & ~np.isin(np.arange(n_types), slots[m]))
-        keys = count[candidates] + rng.random(len(candidates)) * 0.5
-        fill = candidates[np.argsort(keys, kind="stable")[: n_explicit - len(slots[m])]]
-        count[fill] += 1
-        out[m] = np.concatenate([np.array(slots[m], dtype=np.int64), fill])
-    return out
+        lat, exp = list(latent_home[m]), list(explicit_home[m])
+        for chosen, count, want in (
+            (lat, latent_count, n_latent),
+            (exp, explicit_count, n_explicit),
+        ):
+            taken = np.isin(np.arange(n_types), lat + exp)
+            candidates = np.flatnonzero(~taken)
+            keys = count[candidates] + rng.random(len(candidates)) * 0.5
+            chosen += candidates[np.argsort(keys, kind="stable")[: want - len(chosen)]].tolist()
+            count[chosen] += 1
+        types[m] = lat + exp
+    return types
 
 
 def build_maze(config: WorldConfig, maze_id: int, placement: int = 0) -> Maze:
