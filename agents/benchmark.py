@@ -88,6 +88,7 @@ PRESETS = {
             },
             "model": {"d_token": 4, "d_model": 16, "n_layers": 1, "n_heads": 2},
             "batch_size": 8,
+            "eval_tasks": 0,
             "stream": {"buffer_size": 16, "episodes_per_maze": 4, "new_mazes_per_step": 1},
         },
     ),
@@ -108,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", help="folder with <agent>_s<seed>/model.pt to load")
     p.add_argument("--retrain", action="store_true", help="train even if checkpoints exist")
     p.add_argument("--jobs", type=int, default=2, help="parallel single-thread processes")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run the jobs as Ray tasks: on a local Ray instance with --jobs CPUs, or on the "
+        "cluster at ADDRESS (HOST:PORT, ray://HOST:PORT, auto); see docs/scaling.md",
+    )
     p.add_argument("--splits", nargs="+", default=list(SPLITS), help="splits to evaluate")
     p.add_argument(
         "--agent",
@@ -241,7 +250,11 @@ class _InProcess:
         return _Done(fn(*args))
 
 
-def _executor(jobs: int) -> Any:
+def _executor(jobs: int, ray: str | None = None) -> Any:
+    if ray is not None:
+        from agents.distributed import RayExecutor
+
+        return RayExecutor(ray, initializer=_init_worker, local_num_cpus=jobs)
     if jobs == 1:
         return _InProcess()
     ctx = multiprocessing.get_context("spawn")  # FAISS/torch OpenMP and fork do not mix
@@ -317,7 +330,7 @@ def aggregate(per_seed: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Mean and 95% half-width per agent x split (over seeds; over tasks for one seed)."""
     from agents.bc.evaluate import binomial_ci, mean_ci
 
-    keys = sorted({k for r in per_seed.values() for k in r if not k.startswith("_")})
+    keys = list(dict.fromkeys(k for r in per_seed.values() for k in r if not k.startswith("_")))
     table: dict[str, dict[str, Any]] = {}
     for key in keys:
         runs = [r[key] for r in per_seed.values() if key in r]
@@ -420,7 +433,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 path = find_checkpoint(c, args.checkpoints)
                 if path is not None:
                     existing[key] = path
-    except (ValueError, FileNotFoundError, ImportError) as err:
+        if args.ray is not None:
+            from agents.distributed import connect_ray
+
+            # before anything is written: a missing extra or a bad address stops the run here
+            connect_ray(args.ray, num_cpus=args.jobs)
+    except (ValueError, FileNotFoundError, ImportError, ConnectionError) as err:
         print(f"latent-gridworld benchmark: error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out or f"runs/benchmark-{args.preset}")
@@ -434,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_train = time.perf_counter()
     if todo:
         say(f"training {len(todo)} agent(s) ({preset.steps} steps each, {args.jobs} jobs) ...")
-        with _executor(args.jobs) as pool:
+        with _executor(args.jobs, args.ray) as pool:
             futures = {(c.agent, c.seed): pool.submit(_train_job, asdict(c)) for c in todo}
             for key, fut in futures.items():
                 stats = fut.result()
@@ -459,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     t_eval = time.perf_counter()
     per_seed: dict[int, dict[str, Any]] = {}
-    with _executor(args.jobs) as pool:
+    with _executor(args.jobs, args.ray) as pool:
         futures2 = {
             seed: pool.submit(
                 _eval_job,
