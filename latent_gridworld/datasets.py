@@ -6,10 +6,9 @@ On disk it is one uncompressed ``.npz`` file (a zip of ``.npy`` arrays) with a J
 numpy alone reads it (``np.load(path, allow_pickle=False)``); ``docs/datasets.md`` has the schema.
 Files are written byte-for-byte deterministically: the same arguments give the same file.
 
-Why not Minari: see ``docs/datasets.md`` (in short: a Minari dataset lives in a registry folder
-keyed by dataset id rather than at a path, its 0.5.x HDF5 backend corrupts small uint8 grids, and
-one file per episode is slow to load for the BC trainer). Episodes are stored in cell codes, so
-pixel and ASCII agents render the same data with their own encoder.
+:func:`export_minari` also writes a Minari dataset (Arrow backend, no JPEG) for ``minari``
+tools; ``docs/datasets.md`` says why the npz stays the primary format. Episodes are stored in
+cell codes, so pixel and ASCII agents render the same data with their own encoder.
 
 Command line (``latent-gridworld generate``)::
 
