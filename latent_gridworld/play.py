@@ -123,12 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def resolve_env_id(name: str) -> str:
-    """``ASCII``/``Pixel`` (any case) or a registered id -> the id; ValueError otherwise."""
+    """``ASCII``/``Pixel`` (any case) or a latent gridworld id -> the id; ValueError otherwise."""
     if name.lower() in ENV_IDS:
         return ENV_IDS[name.lower()]
-    if name in gym.registry:
+    entry = gym.registry[name].entry_point if name in gym.registry else None
+    if isinstance(entry, str) and entry.startswith("latent_gridworld"):
         return name
-    raise ValueError(f"unknown --env {name!r}; valid: ASCII, Pixel, or a registered id")
+    raise ValueError(
+        f"unknown --env {name!r}; valid: ASCII, Pixel, or a registered LatentGridworld id"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -308,7 +311,7 @@ class PlaySession:
 
         self.pg = import_pygame()
         self.env = env
-        self.raw: Any = cast(Any, env.unwrapped)  # a LatentGridworldEnv, possibly wrapped
+        self.raw: Any = cast(Any, env.unwrapped)  # the LatentGridworldEnv under any wrappers
         self.tile = tile
         self.record_path = Path(record) if record is not None else None
         self.metadata = {
