@@ -150,6 +150,20 @@ def test_same_seed_same_trajectory(env_id: str) -> None:
         assert data_equivalence(step_a, step_b)
 
 
+def test_observations_stay_in_the_space(env_id: str) -> None:
+    env = gym.make(env_id, icl_share=0.5, position_cue=True, maze_cue=True, split="new_maze")
+    for obs, *_ in _random_rollout(env, seed=2, n_steps=400):
+        assert env.observation_space.contains(obs)
+
+
+def test_spec_json_round_trip_remakes_the_same_env(env_id: str) -> None:
+    env = gym.make(env_id, size=9, split="latent")
+    spec = gym.envs.registration.EnvSpec.from_json(env.spec.to_json())
+    assert spec == env.spec
+    again = gym.make(spec)
+    assert data_equivalence(env.reset(seed=1), again.reset(seed=1))
+
+
 def test_different_seeds_differ(env_id: str) -> None:
     env = gym.make(env_id)
     tasks = set()
