@@ -42,7 +42,7 @@ def tiny_config(tmp_path, agent="baseline", **changes) -> TrainConfig:
     fields = {
         "agent": agent,
         "seed": 0,
-        "steps": 150,
+        "steps": 120,
         "batch_size": 16,
         "lr": 3e-3,
         "warmup": 20,
@@ -53,7 +53,7 @@ def tiny_config(tmp_path, agent="baseline", **changes) -> TrainConfig:
         "out": str(tmp_path / agent),
         "progress": False,
         "tensorboard": False,
-        "eval_tasks": 8,
+        "eval_tasks": 0,
     }
     fields.update(changes)
     return TrainConfig(**fields)

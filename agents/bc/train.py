@@ -71,7 +71,7 @@ class TrainConfig:
         stream: How batches mix pool and stream episodes.
         model: Architecture (``vocab_size``/``step_len`` are filled in).
         eval_every: Closed-loop evaluation every this many steps (0: only at the end).
-        eval_tasks: Tasks per split in those evaluations.
+        eval_tasks: Tasks per split in those evaluations (0: none).
         threads: Torch threads (1: run two jobs side by side instead).
         out: Output folder (checkpoint, TensorBoard events, metrics).
         progress: Show a tqdm bar.
@@ -501,7 +501,8 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
                 elapsed = time.perf_counter() - t_train
                 writer.add_scalar("charts/steps_per_second", (step + 1) / elapsed, step)
         last = step == config.steps - 1
-        if (config.eval_every and (step + 1) % config.eval_every == 0) or last:
+        periodic = config.eval_every and (step + 1) % config.eval_every == 0
+        if config.eval_tasks and (periodic or last):
             metrics = periodic_eval(model, config, pool_memory, step)
             metrics.update(step=step + 1, loss=loss_ema, seconds=time.perf_counter() - t_train)
             history.append(metrics)
