@@ -358,3 +358,23 @@ def test_sb3_ppo_trains_on_the_adapter() -> None:
     assert model.num_timesteps == 64
     action, _ = model.predict(venv.reset(), deterministic=True)
     assert action.shape == (4,)
+
+
+def test_throughput_floor_per_cpu_second() -> None:
+    """A loose floor (~40x under the measured rate) that catches a Python loop over envs.
+
+    CPU time, not wall time, so a loaded machine does not make it flaky.
+    """
+    import time
+
+    n = 1024
+    vec = LatentGridworldVectorEnv(n, obs_mode="ascii")
+    vec.reset(seed=0)
+    actions = np.random.default_rng(0).integers(0, 4, size=(8, n))
+    for k in range(3):
+        vec.step(actions[k])
+    c0 = time.process_time()
+    for k in range(40):
+        vec.step(actions[k % 8])
+    per_cpu_s = 40 * n / max(time.process_time() - c0, 1e-9)
+    assert per_cpu_s > 100_000, f"{per_cpu_s:,.0f} env-steps per CPU-second"
