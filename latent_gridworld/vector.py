@@ -505,14 +505,15 @@ class LatentGridworldVectorEnv(VectorEnv):
                 tasks.append(task)
         else:
             tasks = [world.sample_task(config, rngs[i], split) for i in idx]
-        maze_ids = [t.maze for t in tasks]
-        if any(m not in self._slots for m in maze_ids):
-            self._add_mazes(maze_ids)
         slot_of = self._slots
-        slots = np.array([slot_of[m] for m in maze_ids], dtype=np.int64)
-        goals = np.array([t.goal for t in tasks], dtype=np.int64)
-        starts = np.array([t.start for t in tasks], dtype=np.int64).reshape(len(tasks), 2)
-        icl = np.array([t.icl for t in tasks], dtype=bool)
+        if any(t.maze not in slot_of for t in tasks):
+            self._add_mazes([t.maze for t in tasks])
+        # one conversion of all fields: (slot, maze, goal, row, col, icl) per task
+        fields = np.array(
+            [(slot_of[t.maze], t.maze, t.goal, *t.start, t.icl) for t in tasks], dtype=np.int64
+        ).reshape(len(tasks), 6)
+        slots, maze_ids, goals = fields[:, 0], fields[:, 1], fields[:, 2]
+        starts, icl = fields[:, 3:5], fields[:, 5].astype(bool)
         local = starts[:, 0] * self._size + starts[:, 1]
         base = slots * self._cells
         cell = base + local
