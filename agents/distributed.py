@@ -323,7 +323,8 @@ def connect_ray(
 ) -> ModuleType:
     """Connect to a Ray cluster, or start a local instance; return :mod:`ray`.
 
-    An already initialised Ray (a test fixture, a notebook) is reused as it is.
+    An already initialised Ray (a test fixture, a notebook) is reused as it is, after an
+    explicit ``address`` has been checked to answer.
 
     Args:
         address: ``None`` or ``"local"`` starts a local instance; ``HOST:PORT``,
@@ -337,14 +338,17 @@ def connect_ray(
         ConnectionError: The address did not answer in time.
     """
     ray = require_ray()
+    local = address is None or address == LOCAL
+    if not local:
+        # even with Ray already up: an address that does not answer is the user's error to see
+        check_ray_address(address, timeout_s)  # type: ignore[arg-type]
     if ray.is_initialized():
         return ray
     quiet = {"log_to_driver": False, "logging_level": "ERROR"}
-    if address is None or address == LOCAL:
+    if local:
         # the dashboard is a heavy extra process and nothing here needs it
         ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
     else:
-        check_ray_address(address, timeout_s)
         ray.init(address=address, **quiet)
     return ray
 

@@ -6,6 +6,7 @@ end. Everything skips, with the reason, when the ``ray`` extra is not installed.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -257,3 +258,59 @@ def test_memory_built_here_reaches_workers_intact(
 def test_memory_handle_needs_exactly_one_source() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         distributed.MemoryHandle()
+
+
+# ---------------------------------------------------------------------------------- benchmark
+
+BENCH_ARGS = [
+    "--preset", "smoke", "--seeds", "0", "1", "--steps", "10", "--eval-tasks", "4",
+    "--splits", "latent", "new_maze", "--no-plot", "--quiet",
+]  # fmt: skip
+
+
+def test_benchmark_on_ray_writes_the_same_results_as_a_local_run(
+    local_ray: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch", reason="the 'agents' extra is not installed")
+    from agents import benchmark
+
+    assert benchmark.main([*BENCH_ARGS, "--jobs", "1", "--out", str(tmp_path / "local")]) == 0
+    assert benchmark.main([*BENCH_ARGS, "--ray", "--out", str(tmp_path / "ray")]) == 0
+    local = json.loads((tmp_path / "local" / "results.json").read_text())
+    remote = json.loads((tmp_path / "ray" / "results.json").read_text())
+    assert remote["per_seed"] == local["per_seed"]  # every task's outcome, every agent and seed
+    assert remote["table"] == local["table"]
+    assert {k: v["final_loss"] for k, v in remote["train_stats"].items()} == {
+        k: v["final_loss"] for k, v in local["train_stats"].items()
+    }
+    assert sorted(local["per_seed"]) == ["0", "1"]
+    assert (tmp_path / "ray" / "results.txt").read_text() == (
+        tmp_path / "local" / "results.txt"
+    ).read_text()
+
+
+def test_benchmark_without_ray_names_the_extra_and_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch", reason="the 'agents' extra is not installed")
+    from agents import benchmark
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    out = tmp_path / "out"
+    assert benchmark.main([*BENCH_ARGS, "--ray", "--out", str(out)]) == 2
+    assert "pip install 'latent-gridworld[ray]'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_benchmark_with_an_unreachable_address_fails_fast_and_writes_nothing(
+    ray_mod: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch", reason="the 'agents' extra is not installed")
+    from agents import benchmark
+
+    out = tmp_path / "out"
+    start = time.monotonic()
+    code = benchmark.main([*BENCH_ARGS, "--ray", f"127.0.0.1:{_free_port()}", "--out", str(out)])
+    assert code == 2 and time.monotonic() - start < 30
+    assert "cannot reach a Ray cluster at 127.0.0.1" in capsys.readouterr().err
+    assert not out.exists()
