@@ -7,6 +7,8 @@ in the memory), then runs closed-loop episodes in the ASCII env on ``train``, ``
 * ``baseline`` and ``retrieval`` (the pair),
 * ``retrieval-distractors``: the retrieval agent given distractors only (same k), the control
   that shows whether it uses what it retrieves,
+* ``retrieval-knn@test``: the oracle-trained retrieval agent with ``knn`` retrieval at test
+  time (how much it depends on retrieval precision),
 * the scripted reference policies (:mod:`agents.reference`),
 * any third-party agent given with ``--agent path/to/file.py:factory``
   (:mod:`agents.protocol`).
@@ -25,6 +27,7 @@ instead of retrained when their config matches; a mismatch is an error before an
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -175,8 +178,11 @@ def make_configs(args: argparse.Namespace) -> tuple[Preset, dict[tuple[str, int]
     )
     out = Path(args.out or f"runs/benchmark-{args.preset}")
     configs = {}
+    unknown = set(args.bc_agents) - set(AGENTS)
+    if unknown or not args.bc_agents:
+        raise ValueError(f"unknown BC agent(s) {sorted(unknown)}; valid: {', '.join(AGENTS)}")
     for seed in preset.seeds:
-        for agent in AGENTS:
+        for agent in args.bc_agents:
             c = TrainConfig(
                 agent=agent,
                 seed=seed,
@@ -293,18 +299,24 @@ def _eval_job(
     from agents.reference import reference_factory
 
     t0 = time.perf_counter()
-    base_model, base_cfg, _ = load_checkpoint(paths["baseline"])
-    ret_model, ret_cfg, _ = load_checkpoint(paths["retrieval"])
-    world = ret_cfg.world_config()
-    pool = load_pool(ret_cfg)
+    loaded = {name: load_checkpoint(path) for name, path in paths.items()}
+    any_cfg = next(iter(loaded.values()))[1]
+    world = any_cfg.world_config()
+    pool = load_pool(any_cfg)
     memory = EpisodicMemory(n_object_types=world.n_object_types)
     memory.extend(pool)
     context = AgentContext(world, memory, seed)
-    agents: dict[str, Any] = {
-        "baseline": BCAgent(base_model, base_cfg, None, seed=seed),
-        "retrieval": BCAgent(ret_model, ret_cfg, memory, seed=seed),
-        "retrieval-distractors": BCAgent(ret_model, ret_cfg, memory, n_relevant=0, seed=seed),
-    }
+    agents: dict[str, Any] = {}
+    if "baseline" in loaded:
+        model, cfg, _ = loaded["baseline"]
+        agents["baseline"] = BCAgent(model, cfg, None, seed=seed)
+    if "retrieval" in loaded:
+        model, cfg, _ = loaded["retrieval"]
+        agents["retrieval"] = BCAgent(model, cfg, memory, seed=seed)
+        agents["retrieval-distractors"] = BCAgent(model, cfg, memory, n_relevant=0, seed=seed)
+        if cfg.retrieval == "oracle":  # the same weights, with knn retrieval at test time
+            knn = dataclasses.replace(cfg, retrieval="knn")
+            agents["retrieval-knn@test"] = BCAgent(model, knn, memory, seed=seed)
     for mode in REFERENCES:
         agents[f"ref:{mode}"] = reference_factory(mode)(context)
     for spec in third_party:
@@ -320,6 +332,36 @@ def _eval_job(
             }
     out["_seconds"] = time.perf_counter() - t0
     return out
+
+
+def _eval_key(job: tuple[Any, ...]) -> dict[str, Any]:
+    """What an evaluation depends on: checkpoints (by content hash), splits, tasks, agents."""
+    import hashlib
+
+    seed, paths, splits, n_tasks, third_party = job
+    digests = {a: hashlib.sha256(Path(p).read_bytes()).hexdigest() for a, p in paths.items()}
+    return {
+        "seed": seed,
+        "checkpoints": digests,
+        "splits": splits,
+        "tasks": n_tasks,
+        "third_party": third_party,
+        "version": 1,
+    }
+
+
+def _cached_eval(out: Path, job: tuple[Any, ...]) -> dict[str, Any] | None:
+    """A stored evaluation of exactly this job, if any."""
+    path = out / f"eval_s{job[0]}.json"
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text())
+    result = stored["result"] if stored.get("key") == _eval_key(job) else None
+    return result
+
+
+def _store_eval(out: Path, job: tuple[Any, ...], result: dict[str, Any]) -> None:
+    (out / f"eval_s{job[0]}.json").write_text(json.dumps({"key": _eval_key(job), "result": result}))
 
 
 # ------------------------------------------------------------------------------------------
@@ -477,27 +519,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     t_eval = time.perf_counter()
     per_seed: dict[int, dict[str, Any]] = {}
+    jobs = {}
+    for seed in preset.seeds:
+        job = (
+            seed,
+            {a: paths[(a, seed)] for a in args.bc_agents},
+            list(args.splits),
+            preset.eval_tasks,
+            list(args.agent),
+        )
+        cached = _cached_eval(out, job)
+        if cached is not None:  # these exact checkpoints, tasks and agents were evaluated
+            per_seed[seed] = cached
+        else:
+            jobs[seed] = job
     with _executor(args.jobs, args.ray) as pool:
-        futures2 = {
-            seed: pool.submit(
-                _eval_job,
-                seed,
-                {a: paths[(a, seed)] for a in ("baseline", "retrieval")},
-                args.splits,
-                preset.eval_tasks,
-                args.agent,
-            )
-            for seed in preset.seeds
-        }
+        futures2 = {seed: pool.submit(_eval_job, *job) for seed, job in jobs.items()}
         for seed, fut in futures2.items():
             per_seed[seed] = fut.result()
+            _store_eval(out, jobs[seed], per_seed[seed])
+    per_seed = dict(sorted(per_seed.items()))
     eval_seconds = time.perf_counter() - t_eval
 
     table = aggregate(per_seed)
     text = format_table(table, args.splits)
     say("")
     say(text)
-    c0 = configs[("retrieval", preset.seeds[0])]
+    c0 = next(iter(configs.values()))
     title = (
         f"{args.preset}: {len(preset.seeds)} seed(s), {preset.steps} steps, "
         f"{preset.eval_tasks} tasks/split, world {c0.world}, retrieval {c0.retrieval}"
