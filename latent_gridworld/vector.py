@@ -92,8 +92,8 @@ class LatentGridworldVectorEnv(VectorEnv):
 
     The stacked lookup tables grow when a reset first meets a maze (``new_maze`` split, or an
     explicit ``options["maze"]``); they are never evicted, so feeding an unbounded stream of
-    fresh maze ids through ``options`` grows memory by about ``H * W * (V * V + n_types + 1)``
-    bytes per maze.
+    fresh maze ids through ``options`` grows memory (measured: 38 kB per 13x13 maze in ASCII
+    mode, 45 kB in pixel mode, over 256 new mazes).
 
     Args:
         num_envs: Number of environments (>= 1).
@@ -166,7 +166,7 @@ class LatentGridworldVectorEnv(VectorEnv):
         # the tile atlas into a *strip* (t pixel rows of V*t*3 bytes); the view table then
         # holds, per cell, the V strip ids of its view, and an image batch is one take of
         # strips, already in image memory order. (A take of single atlas rows needs V*t*V
-        # indices per image and measured about 4x slower.)
+        # indices per image and measured about 3x slower at N = 4096.)
         self._strip_of: dict[bytes, int] = {}
         self._strips = np.zeros((0, tile_size, self._side * tile_size * 3), dtype=np.uint8)
 
