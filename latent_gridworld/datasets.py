@@ -192,6 +192,24 @@ class EpisodeArrays(Sequence[Episode]):
         columns["offsets"] = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         return EpisodeArrays(columns)
 
+    def subset(self, start: int, stop: int) -> EpisodeArrays:
+        """Episodes ``start:stop`` as a new batch whose columns are views (no copy).
+
+        >>> ds = generate_dataset(episodes=5, seed=0)
+        >>> part = ds.subset(1, 3)
+        >>> len(part), bool(np.shares_memory(part.views, ds.views))
+        (2, True)
+        """
+        start, stop, _ = slice(start, stop).indices(len(self))
+        stop = max(start, stop)
+        lo, hi = int(self.offsets[start]), int(self.offsets[stop])
+        columns = {name: getattr(self, name)[lo:hi] for name in _STEP_COLUMNS}
+        columns["actions"] = self.actions[lo - start : hi - stop]
+        columns["offsets"] = self.offsets[start : stop + 1] - lo
+        for name in _EPISODE_COLUMNS:
+            columns[name] = getattr(self, name)[start:stop]
+        return EpisodeArrays(columns)
+
     def columns(self) -> dict[str, np.ndarray]:
         """Every column by name (the arrays themselves, read-only)."""
         names = [*_STEP_COLUMNS, "actions", "offsets", *_EPISODE_COLUMNS]

@@ -227,3 +227,14 @@ def test_cli_minari_export(tmp_path, monkeypatch):
     assert main([*argv, "--minari-id", "lg/cli-v0", "--minari-root", str(tmp_path / "m")]) == 0
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "m"))
     assert minari.load_dataset("lg/cli-v0").total_episodes == 3
+
+
+def test_subset_is_a_view_with_the_same_episodes(dataset):
+    part = dataset.subset(10, 20)
+    assert len(part) == 10 and np.shares_memory(part.views, dataset.views)
+    for i in range(10):
+        a, b = part[i], dataset[10 + i]
+        for name in ("views", "goals", "positions", "visible", "actions"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert (a.maze, a.start) == (b.maze, b.start)
+    assert len(dataset.subset(5, 5)) == 0
