@@ -15,6 +15,7 @@ from new expert episodes in mazes the memory holds. Every size reports FAISS (th
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import platform
@@ -29,7 +30,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from agents.memory import DefaultFeaturizer, EpisodicMemory, IndexParams, RetrievalQuery
-from latent_gridworld.datasets import EpisodeArrays, generate_dataset
+from latent_gridworld.datasets import EpisodeArrays, generate_dataset, load_dataset
 
 
 def timed(fn, *args, **kwargs):
@@ -51,11 +52,11 @@ def real_episodes(n: int, seed: int) -> tuple[EpisodeArrays, dict[str, float]]:
     return EpisodeArrays.concatenate([pool, stream]), speed
 
 
-def query_episodes(n: int, seed: int) -> EpisodeArrays:
+def query_episodes(n: int, seed: int, per_maze: int = 4) -> EpisodeArrays:
     """New tasks in mazes the memory holds: pool mazes and the first stream mazes."""
     half = n // 2
     pool = generate_dataset(episodes=half, icl_share=0.3, seed=seed + 1000)
-    stream = generate_dataset(episodes=n - half, stream=4, icl_share=0.3, seed=seed + 1000)
+    stream = generate_dataset(episodes=n - half, stream=per_maze, icl_share=0.3, seed=seed + 1000)
     return EpisodeArrays.concatenate([pool, stream])
 
 
@@ -89,20 +90,65 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_size(n, real, real_keys, queries, args) -> dict:
+def tiled_source(real: EpisodeArrays, real_keys: np.ndarray, sigma: float):
+    """Chunks for ``n`` episodes: the real ones, then perturbed copies (payload referenced)."""
+
+    def chunks(n: int) -> list[tuple[EpisodeArrays, np.ndarray]]:
+        keys = tiled_keys(real_keys, n, sigma, seed=n)
+        out, done = [], 0
+        while done < n:
+            take = min(len(real), n - done)
+            out.append((real.subset(0, take), keys[done : done + take]))
+            done += take
+        return out
+
+    return chunks
+
+
+def file_source(files: list[str], featurizer: DefaultFeaturizer):
+    """Chunks for ``n`` episodes: half from the ``pool*`` files, half from the ``stream*`` ones."""
+    loaded: dict[str, tuple[EpisodeArrays, np.ndarray]] = {}
+
+    def get(path: str) -> tuple[EpisodeArrays, np.ndarray]:
+        if path not in loaded:
+            ds = load_dataset(path)
+            loaded[path] = (ds, featurizer.episode_keys(ds))
+        return loaded[path]
+
+    groups = [
+        sorted(f for f in files if "pool" in Path(f).name),
+        sorted(f for f in files if "stream" in Path(f).name),
+    ]
+
+    def chunks(n: int) -> list[tuple[EpisodeArrays, np.ndarray]]:
+        out = []
+        for g, want in zip(groups, (n // 2, n - n // 2)):
+            for path in g:
+                if want == 0:
+                    break
+                ds, keys = get(path)
+                take = min(want, len(ds))
+                out.append((ds.subset(0, take), keys[:take]))
+                want -= take
+            if want:
+                raise SystemExit(f"not enough episodes in the files for {n} episodes")
+        return out
+
+    return chunks
+
+
+def bench_size(n, chunks, queries, args) -> dict:
     k = 8
-    keys = tiled_keys(real_keys, n, args.sigma, seed=n)
+    parts = chunks(n)
+    keys = np.concatenate([kk for _, kk in parts])
     memory = EpisodicMemory(
         8, index=args.index, threads=args.threads, params=IndexParams(nprobe=args.nprobe)
     )
     t0 = time.perf_counter()
-    done = 0
-    while done < n:
-        take = min(len(real), n - done)
-        chunk = real if take == len(real) else EpisodeArrays.from_episodes(real[:take])
-        memory.extend(chunk, keys=keys[done : done + take])
-        done += take
+    for episodes, kk in parts:
+        memory.extend(episodes, keys=kk)
     add_s = time.perf_counter() - t0
+    payload = sum(e.nbytes for e, _ in parts)
     row: dict = {
         "episodes": n,
         "index": memory.built_index,
@@ -113,17 +159,19 @@ def bench_size(n, real, real_keys, queries, args) -> dict:
     # exact baseline (numpy brute force), batch and single queries
     (ex_scores, ex_ids), batch_np = timed(exact, keys, queries, k)
     n_single_np = min(len(queries), 50 if n >= 500_000 else 200)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for q in queries[:n_single_np]:
         exact(keys, q[None], k)
     row["numpy_single_ms"] = (time.perf_counter() - t0) / n_single_np * 1e3
+    row["numpy_single_cpu_ms"] = (time.process_time() - c0) / n_single_np * 1e3
     row["numpy_batch_qps"] = len(queries) / batch_np
 
     # FAISS through the memory: single queries (as when acting one env at a time), then a batch
     memory.search(queries[0], k)  # warm-up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     singles = [memory.search(q, k)[1] for q in queries]
     row["faiss_single_ms"] = (time.perf_counter() - t0) / len(queries) * 1e3
+    row["faiss_single_cpu_ms"] = (time.process_time() - c0) / len(queries) * 1e3
     (_, batch_ids), batch_faiss = timed(memory.search, queries, k)
     row["faiss_batch_qps"] = len(queries) / batch_faiss
     single_ids = np.stack([np.pad(s, (0, k - len(s)), constant_values=-1) for s in singles])
@@ -142,7 +190,7 @@ def bench_size(n, real, real_keys, queries, args) -> dict:
     row["oracle_query_ms"] = (time.perf_counter() - t0) / len(mazes) * 1e3
 
     sizes = memory.nbytes()
-    row["payload_bytes_per_episode"] = real.nbytes / len(real)
+    row["payload_bytes_per_episode"] = payload / n
     row["key_index_bytes_per_episode"] = sizes["keys"] / n
     row["oracle_bytes_per_episode"] = sizes["oracle"] / n
     row["bytes_per_episode"] = (
@@ -160,13 +208,14 @@ def bench_size(n, real, real_keys, queries, args) -> dict:
             if nprobe > ivf.nlist:
                 break
             ivf.nprobe = nprobe
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             ids = np.stack([memory.search(q, k)[1] for q in queries])
             ms = (time.perf_counter() - t0) / len(queries) * 1e3
             sweep.append(
                 {
                     "nprobe": nprobe,
                     "single_ms": ms,
+                    "single_cpu_ms": (time.process_time() - c0) / len(queries) * 1e3,
                     "recall_at_8": recall(keys, queries, ids, ex_scores)[0],
                 }
             )
@@ -180,7 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="10000,100000,1000000")
     p.add_argument("--real", type=int, default=20000, help="real expert episodes generated")
     p.add_argument("--queries", type=int, default=200)
-    p.add_argument("--sigma", type=float, default=0.02, help="noise on tiled key copies")
+    p.add_argument("--sigma", type=float, default=0.005, help="noise on tiled key copies")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="glob of dataset files (pool*.npz, stream*.npz) to use instead of tiling",
+    )
     p.add_argument("--threads", type=int, default=1, help="FAISS threads")
     p.add_argument("--index", default="auto")
     p.add_argument("--nprobe", type=int, default=None)
@@ -189,16 +243,24 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    (real, speed), gen_s = timed(real_episodes, min(args.real, max(sizes)), 0)
     featurizer = DefaultFeaturizer(8)
-    real_keys, feat_s = timed(featurizer.episode_keys, real)
-    q_eps = query_episodes(args.queries, 0)
+    if args.data:
+        files = sorted(glob.glob(args.data))
+        chunks = file_source(files, featurizer)
+        first = load_dataset(files[0])
+        _, feat_s = timed(featurizer.episode_keys, first)
+        real, speed, gen_s = first, {"source": f"{len(files)} files {args.data}"}, 0.0
+    else:
+        (real, speed), gen_s = timed(real_episodes, min(args.real, max(sizes)), 0)
+        real_keys, feat_s = timed(featurizer.episode_keys, real)
+        chunks = tiled_source(real, real_keys, args.sigma)
+    q_eps = query_episodes(args.queries, 0, per_maze=16 if args.data else 4)
     queries = featurizer.query_keys(
         [RetrievalQuery(maze=e.maze, goal=int(e.goal_sequence[-1]), history=e) for e in q_eps]
     )
     header = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cpus",
-        "real_episodes": len(real),
+        "real_episodes": len(real) if not args.data else "all (files)",
         "generation_s": gen_s,
         **speed,
         "featurize_keys_per_s": len(real) / feat_s,
@@ -210,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(header, indent=1))
     rows = []
     for n in sizes:
-        row = bench_size(n, real, real_keys, queries, args)
+        row = bench_size(n, chunks, queries, args)
         rows.append(row)
         print(json.dumps(row), flush=True)
 

@@ -20,7 +20,7 @@ from agents.memory._faiss import faiss, use_threads, validate_threads
 from latent_gridworld.datasets import EpisodeArrays
 from latent_gridworld.episode import Episode
 
-MAZE_EMBEDDING_DIM = 32
+MAZE_EMBEDDING_DIM = 24  # (24 + n_object_types) float32 per episode in the oracle index
 _MAZE_EMBEDDING_SEED = 0x6D617A65  # "maze"
 
 
@@ -184,7 +184,7 @@ _embedding_cache: dict[tuple[int, int], np.ndarray] = {}
 def maze_embedding(maze: np.ndarray, placement: np.ndarray) -> np.ndarray:
     """``(n, MAZE_EMBEDDING_DIM)`` float32 unit vectors, a fixed random one per (maze, placement).
 
-    Two different mazes have inner product ~N(0, 1/32); the same maze exactly 1 (to float
+    Two different mazes have inner product ~N(0, 1/24); the same maze exactly 1 (to float
     rounding). The oracle therefore finds a maze's episodes with an inner-product threshold,
     then confirms the (rare) near-collisions against the stored ids.
 

@@ -289,7 +289,7 @@ class EpisodicMemory:
 
         One exact range search over the structured keys (threshold 1.5: same maze and goal seen
         score 2, same maze without the goal 1, another maze with the goal ``1 + cos`` with
-        ``cos ~ N(0, 1/32)``), then the few near-collisions are dropped by comparing stored ids.
+        ``cos ~ N(0, 1/24)``), then the few near-collisions are dropped by comparing stored ids.
         Results are cached until the memory grows.
         """
         return self._oracle_search(maze, goal, placement, relevant=True)
