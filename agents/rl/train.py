@@ -172,7 +172,7 @@ def train(config: TrainConfig) -> dict[str, Any]:  # noqa: C901 - one readable t
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.vec_env import DummyVecEnv
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor
 
     from agents.rl.extractor import policy_kwargs
 
@@ -192,7 +192,8 @@ def train(config: TrainConfig) -> dict[str, Any]:  # noqa: C901 - one readable t
             spec, memory if needs_memory else None, fill_online=online, seed=config.seed * 1000 + i
         )
 
-    venv = DummyVecEnv([env_fn(i) for i in range(config.n_envs)])
+    dummy = DummyVecEnv([env_fn(i) for i in range(config.n_envs)])
+    venv = VecMonitor(dummy)  # episode return/length for SB3's rollout/ep_*_mean curves
     venv.seed(config.seed)
 
     # ---- agent
@@ -262,7 +263,7 @@ def train(config: TrainConfig) -> dict[str, Any]:  # noqa: C901 - one readable t
     )
     wall = time.perf_counter() - t0
     model.save(out / "model")
-    timing = _timing(venv, wall, eval_time[0], model.num_timesteps)
+    timing = _timing(dummy, wall, eval_time[0], model.num_timesteps)
     venv.close()
 
     # ---- final evaluation on every split (same memory, same tasks for both agents)
