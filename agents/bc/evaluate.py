@@ -31,6 +31,7 @@ class EvalResult:
         efficiency: ``(n,)`` shortest / steps for successes, 0 for failures.
         trivial: ``(n,)`` bool, the goal was in view at the start.
         steps: ``(n,)`` steps taken.
+        optimal: ``(n,)`` shortest-path steps of each task.
     """
 
     split: str
@@ -38,6 +39,7 @@ class EvalResult:
     efficiency: np.ndarray
     trivial: np.ndarray
     steps: np.ndarray
+    optimal: np.ndarray
 
     @property
     def success_rate(self) -> float:
@@ -98,7 +100,7 @@ def evaluate_agent(
                 a = check_action(agent.act(obs[i], infos[i]))
                 _advance(envs, obs, infos, steps, success, active, budgets, i, a)
     efficiency = np.where(success, optimal / np.maximum(steps, 1), 0.0)
-    return EvalResult(split, success, efficiency, trivial, steps)
+    return EvalResult(split, success, efficiency, trivial, steps, optimal)
 
 
 def _advance(
