@@ -262,8 +262,7 @@ class KeyIndex:
         self.kind = kind
         self.threads = validate_threads(threads)
         self.params = params or IndexParams()
-        self._keys = np.zeros((0, self.dim), dtype=np.float32)
-        self._n = 0
+        self._n = 0  # the keys live in the FAISS index only (one copy)
         self._index: Any = None
         self._quantizer: Any = None  # kept alive beside the IVF index that points to it
         self.built_kind = ""
@@ -275,18 +274,25 @@ class KeyIndex:
 
     @property
     def keys(self) -> np.ndarray:
-        """``(N, dim)`` float32 keys (a read-only view)."""
-        view = self._keys[: self._n]
-        view.flags.writeable = False
-        return view
+        """``(N, dim)`` float32 keys, reconstructed from the index (a read-only copy)."""
+        if self._index is None or self._n == 0:
+            out = np.zeros((0, self.dim), dtype=np.float32)
+        else:
+            out = self._index.reconstruct_n(0, self._n)
+        out.flags.writeable = False
+        return out
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the keys plus the FAISS index's own storage (estimated from its codes)."""
-        index_bytes = 0
-        if self._index is not None:
-            index_bytes = len(faiss.serialize_index(self._index))
-        return int(self._keys[: self._n].nbytes + index_bytes)
+        """Bytes held by the FAISS index (vectors, ids, lists, graph)."""
+        if self._index is None:
+            return 0
+        vectors = self._n * self.dim * 4
+        if self.built_kind == "flat":
+            return vectors
+        if self.built_kind == "ivf":  # vectors + list ids + direct map + centroids
+            return vectors + 16 * self._n + int(self._index.nlist) * self.dim * 4
+        return len(faiss.serialize_index(self._index))
 
     def check(self, keys: Any, what: str = "keys") -> np.ndarray:
         """``keys`` as a C-contiguous ``(n, dim)`` float32 array; ValueError otherwise."""
@@ -307,28 +313,24 @@ class KeyIndex:
         """Append keys (ids continue from ``len(self)``)."""
         new = self.check(keys)
         n = self._n + len(new)
-        if n > len(self._keys):
-            grown = np.zeros((max(n, 2 * len(self._keys), 1024), self.dim), dtype=np.float32)
-            grown[: self._n] = self._keys[: self._n]
-            self._keys = grown
-        self._keys[self._n : n] = new
-        self._n = n
-        want = self._wanted_kind()
+        want = self._wanted_kind(n)
         retrain = want == "ivf" and n >= 4 * self._trained_at
         if self._index is None or want != self.built_kind or retrain:
-            self._build(want)
+            everything = np.concatenate([self.keys, new]) if self._n else new
+            self._build(want, everything)
         else:
             use_threads(self.threads)
             self._index.add(new)
+        self._n = n
 
-    def _wanted_kind(self) -> str:
+    def _wanted_kind(self, n: int) -> str:
         if self.kind != "auto":
             return self.kind
-        return "flat" if self._n < self.params.flat_threshold else "ivf"
+        return "flat" if n < self.params.flat_threshold else "ivf"
 
-    def _build(self, kind: str) -> None:
+    def _build(self, kind: str, keys: np.ndarray) -> None:
         use_threads(self.threads)
-        keys = self._keys[: self._n]
+        n = len(keys)
         p = self.params
         index: Any
         quantizer: Any
@@ -341,18 +343,19 @@ class KeyIndex:
             index.hnsw.efSearch = p.ef_search
             quantizer = None
         else:
-            nlist = p.nlist or int(np.clip(2 * np.sqrt(max(self._n, 1)), 64, 2048))
-            nlist = max(1, min(nlist, self._n // 4 or 1))  # k-means needs points per list
+            nlist = p.nlist or int(np.clip(2 * np.sqrt(max(n, 1)), 64, 2048))
+            nlist = max(1, min(nlist, n // 39 or 1))  # k-means wants >= 39 points per list
             quantizer = faiss.IndexFlatIP(self.dim)
             index = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
             rng = np.random.default_rng(0)
-            n_train = min(self._n, p.train_per_list * nlist)
-            sample = keys[np.sort(rng.choice(self._n, size=n_train, replace=False))]
+            n_train = min(n, p.train_per_list * nlist)
+            sample = keys[np.sort(rng.choice(n, size=n_train, replace=False))]
             index.cp.seed = 0
             index.cp.max_points_per_centroid = p.train_per_list
             index.train(np.ascontiguousarray(sample))
             index.nprobe = min(nlist, p.nprobe or max(32, nlist // 16))
-            self._trained_at = self._n
+            index.make_direct_map()  # reconstruct() by id; maintained on add
+            self._trained_at = n
         if len(keys):
             index.add(np.ascontiguousarray(keys))
         self._index, self._quantizer, self.built_kind = index, quantizer, kind
@@ -396,7 +399,7 @@ class KeyIndex:
             "params": self.params.__dict__,
             "n": self._n,
         }
-        arrays = {"keys": self.keys.copy()}
+        arrays = {}
         if self._index is not None:
             arrays["index"] = faiss.serialize_index(self._index)
         return header, arrays
@@ -407,14 +410,7 @@ class KeyIndex:
     ) -> KeyIndex:
         """Rebuild from :meth:`state` (ValueError on any inconsistency)."""
         out = cls(int(header["dim"]), header["kind"], threads, IndexParams(**header["params"]))
-        keys = arrays["keys"]
-        if keys.dtype != np.float32 or keys.ndim != 2 or keys.shape != (header["n"], out.dim):
-            raise ValueError(
-                f"keys have shape {keys.shape} and dtype {keys.dtype}; expected "
-                f"({header['n']}, {out.dim}) float32"
-            )
-        out._keys = np.array(keys, dtype=np.float32)
-        out._n = len(keys)
+        out._n = int(header["n"])
         out._trained_at = int(header["trained_at"])
         out.built_kind = header["built_kind"]
         if "index" in arrays:
@@ -429,5 +425,5 @@ class KeyIndex:
                 out._quantizer = ivf.quantizer
             out._index = index
         elif out._n:
-            raise ValueError("keys are stored but the FAISS index is missing")
+            raise ValueError(f"{out._n} keys are listed but the FAISS index is missing")
         return out
