@@ -315,6 +315,13 @@ def check_ray_address(address: str, timeout_s: float = 30.0) -> None:
         ) from exc
     if probe.returncode != 0 or _PROBE_OK not in probe.stdout:
         last = (probe.stderr.strip().splitlines() or ["(no output)"])[-1]
+        if "InvalidAuthToken" in probe.stderr or "Unauthenticated" in probe.stderr:
+            # Ray >= 2.5x clusters use token auth; ray.init enables it by itself only for 'auto'
+            hint = (
+                "the cluster requires token authentication: export RAY_AUTH_MODE=token and "
+                "provide the cluster's token (~/.ray/auth_token, RAY_AUTH_TOKEN or "
+                "RAY_AUTH_TOKEN_PATH); see https://docs.ray.io/en/latest/ray-security/token-auth.html"
+            )
         raise ConnectionError(f"cannot connect to a Ray cluster at {address}: {last}; {hint}")
 
 
