@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--splits", nargs="+", default=list(SPLITS), help="splits to evaluate")
     p.add_argument(
+        "--bc-agents",
+        nargs="+",
+        default=["baseline", "retrieval"],
+        help="BC agents to train and evaluate (default: both)",
+    )
+    p.add_argument(
         "--agent",
         action="append",
         default=[],
