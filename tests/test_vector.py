@@ -360,21 +360,21 @@ def test_sb3_ppo_trains_on_the_adapter() -> None:
     assert action.shape == (4,)
 
 
-def test_throughput_floor_per_cpu_second() -> None:
-    """A loose floor (~40x under the measured rate) that catches a Python loop over envs.
+def test_step_path_has_no_per_env_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Steps in which no env resets never call the single-env transition or task sampler.
 
-    CPU time, not wall time, so a loaded machine does not make it flaky.
+    A structural check instead of a timed one: speed is measured in benchmarks/, not asserted.
     """
-    import time
+    from latent_gridworld.core import world
 
-    n = 1024
-    vec = LatentGridworldVectorEnv(n, obs_mode="ascii")
+    n = 256
+    vec = LatentGridworldVectorEnv(n, obs_mode="ascii", max_steps=50)
     vec.reset(seed=0)
-    actions = np.random.default_rng(0).integers(0, 4, size=(8, n))
-    for k in range(3):
-        vec.step(actions[k])
-    c0 = time.process_time()
-    for k in range(40):
-        vec.step(actions[k % 8])
-    per_cpu_s = 40 * n / max(time.process_time() - c0, 1e-9)
-    assert per_cpu_s > 100_000, f"{per_cpu_s:,.0f} env-steps per CPU-second"
+
+    def forbidden(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("per-env Python call on the batched step path")
+
+    monkeypatch.setattr(world, "step", forbidden)
+    monkeypatch.setattr(world, "start_episode", forbidden)
+    for _ in range(3):
+        vec.step(np.zeros(n, dtype=np.int64))
