@@ -44,6 +44,8 @@ def load_runs(root: Path) -> dict[str, list[dict[str, Any]]]:
     for path in sorted(root.glob("*/results.json")):
         result = json.loads(path.read_text())
         result["curves"] = _read_csv(path.parent / "curves.csv")
+        protocol = path.parent / "protocol.json"  # written by python -m agents.rl.agent
+        result["protocol"] = json.loads(protocol.read_text()) if protocol.exists() else {}
         runs[result["config"]["retrieval"]].append(result)
     for results in runs.values():
         results.sort(key=lambda r: r["config"]["seed"])
@@ -66,8 +68,18 @@ def _mean_se(values: Sequence[float]) -> str:
     return f"{100 * v.mean():.1f} ± {100 * se:.1f}"
 
 
-def markdown_table(runs: dict[str, list[dict[str, Any]]]) -> str:
-    """Success and efficiency per split and mode (percent, mean ± s.e. over seeds)."""
+def markdown_table(runs: dict[str, list[dict[str, Any]]], protocol: bool = False) -> str:
+    """Success and efficiency per split and mode (percent, mean ± s.e. over seeds).
+
+    ``protocol=True`` tabulates the BC benchmark protocol's results (``protocol.json``) instead
+    of the training script's final evaluation; the timing table is left out then.
+    """
+    if protocol:
+        runs = {
+            mode: [{**r["protocol"], "timing": r["timing"]} for r in results if r.get("protocol")]
+            for mode, results in runs.items()
+        }
+        runs = {mode: results for mode, results in runs.items() if results}
     lines = [
         "| agent | seeds | split | success % | efficiency % | non-trivial success % |",
         "|---|---|---|---|---|---|",
@@ -82,6 +94,8 @@ def markdown_table(runs: dict[str, list[dict[str, Any]]]) -> str:
                 f"{_mean_se([r['efficiency'] for r in rows])} | "
                 f"{_mean_se([r['success_nontrivial'] for r in rows])} |"
             )
+    if protocol:
+        return "\n".join(lines)
     lines.append("")
     lines.append("| agent | steps/s (training) | env share % | retrieval share % | wall s |")
     lines.append("|---|---|---|---|---|")
@@ -136,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("root", type=Path, help="folder holding <run>/results.json")
     parser.add_argument("--png", type=Path, default=None, help="write the learning curves here")
     parser.add_argument("--markdown", action="store_true", help="print the results table")
+    parser.add_argument(
+        "--protocol", action="store_true", help="tabulate protocol.json (agents.rl.agent) instead"
+    )
     args = parser.parse_args(argv)
     runs = load_runs(args.root)
     if not runs:
@@ -143,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.png is not None:
         plot_curves(runs, args.png)
     if args.markdown:
-        print(markdown_table(runs))
+        print(markdown_table(runs, protocol=args.protocol))
 
 
 if __name__ == "__main__":
