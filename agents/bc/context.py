@@ -141,12 +141,15 @@ class Context:
         segment: ``(N,)`` 0 for the current episode, ``j + 1`` for retrieved episode ``j``.
         time: ``(N,)`` step index within its own episode segment.
         targets: ``(N,)`` action to predict at each row, ``-100`` where none is (memory rows).
+        goal_cells: ``(N, 2)`` (row, col) of the current goal at each current row (``-100``
+            elsewhere), the target of the auxiliary "where is the goal" loss; None without it.
     """
 
     rows: np.ndarray
     segment: np.ndarray
     time: np.ndarray
     targets: np.ndarray
+    goal_cells: np.ndarray | None = None
 
 
 def build_context(
@@ -155,12 +158,14 @@ def build_context(
     targets: np.ndarray | None,
     memory: Sequence[np.ndarray],
     max_current: int,
+    goal_cells: np.ndarray | None = None,
 ) -> Context:
     """Concatenate memory row blocks and the current rows (keeping the last ``max_current``)."""
     if len(current) > max_current:
         offset = len(current) - max_current
         current = current[offset:]
         targets = None if targets is None else targets[offset:]
+        goal_cells = None if goal_cells is None else goal_cells[offset:]
     blocks = [*memory, current]
     seg = np.concatenate(
         [np.full(len(b), j + 1) for j, b in enumerate(memory)] + [np.zeros(len(current))]
@@ -170,7 +175,11 @@ def build_context(
     if targets is not None:
         tgt[len(seg) - len(current) :] = targets
     rows = np.concatenate(blocks, axis=0) if blocks else np.zeros((0, fmt.length), np.int64)
-    return Context(rows, seg.astype(np.int64), time.astype(np.int64), tgt)
+    cells = None
+    if goal_cells is not None:
+        cells = np.full((len(seg), 2), -100, dtype=np.int64)
+        cells[len(seg) - len(current) :] = goal_cells
+    return Context(rows, seg.astype(np.int64), time.astype(np.int64), tgt, cells)
 
 
 def collate(contexts: Sequence[Context], pad_id: int) -> dict[str, np.ndarray]:
@@ -192,7 +201,14 @@ def collate(contexts: Sequence[Context], pad_id: int) -> dict[str, np.ndarray]:
             c.targets,
         )
         pad[i, :k] = False
-    return {"rows": rows, "segment": segment, "time": time, "targets": targets, "pad": pad}
+    out = {"rows": rows, "segment": segment, "time": time, "targets": targets, "pad": pad}
+    if contexts[0].goal_cells is not None:
+        cells = np.full((b, n, 2), -100, dtype=np.int64)
+        for i, c in enumerate(contexts):
+            assert c.goal_cells is not None
+            cells[i, : len(c.segment)] = c.goal_cells
+        out["goal_cells"] = cells
+    return out
 
 
 def retrieved_blocks(

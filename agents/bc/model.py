@@ -34,6 +34,8 @@ class ModelConfig:
         n_heads: Attention heads.
         max_time: Largest step index within a segment (+1); longer episodes slide a window.
         max_segments: Retrieved episodes the segment table has room for, plus one.
+        aux_size: With ``> 0``, a head that predicts the goal's (row, col) (each one of
+            ``aux_size`` classes) at every step: the auxiliary "where is the goal" loss.
     """
 
     vocab_size: int
@@ -44,6 +46,7 @@ class ModelConfig:
     n_heads: int = 4
     max_time: int = 128
     max_segments: int = 9
+    aux_size: int = 0
 
     def to_dict(self) -> dict[str, int]:
         """Plain dict for checkpoints."""
@@ -76,6 +79,11 @@ class BCTransformer(nn.Module):
         )
         self.transformer = nn.TransformerEncoder(layer, c.n_layers, enable_nested_tensor=False)
         self.head = nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, N_ACTIONS))
+        self.goal_head = (
+            nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, 2 * c.aux_size))
+            if c.aux_size
+            else None
+        )
         nn.init.normal_(self.slot, std=0.02)
 
     def forward(
@@ -100,4 +108,12 @@ class BCTransformer(nn.Module):
         # needed (and none means no all-masked rows, which would give NaNs)
         del pad
         x = self.transformer(x, mask=causal, is_causal=True)
+        self.last_hidden = x  # read by the auxiliary goal loss in training
         return self.head(x)
+
+    def goal_logits(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Row and column logits ``(B, N, aux_size)`` of the goal cell (needs ``aux_size``)."""
+        if self.goal_head is None:
+            raise RuntimeError("this model has no goal head (aux_size is 0)")
+        out = self.goal_head(hidden)
+        return out[..., : self.config.aux_size], out[..., self.config.aux_size :]

@@ -43,6 +43,10 @@ AGENTS = ("baseline", "retrieval")
 RETRIEVAL_MODES = ("oracle", "knn")
 CHECKPOINT_FORMAT = "latent-gridworld-bc-checkpoint"
 CHECKPOINT_VERSION = 1
+# TrainConfig fields that do not change what a run learns (not compared on load)
+RUNTIME_FIELDS = frozenset(
+    {"steps", "out", "progress", "tensorboard", "eval_every", "eval_tasks", "threads", "dataset"}
+)
 
 
 @dataclass
@@ -68,6 +72,9 @@ class TrainConfig:
         n_distractors: Distractor episodes per retrieval.
         memory_steps: Steps kept per retrieved episode (those with objects in view).
         max_current: Steps of the current episode kept in context (a sliding window).
+        aux_goal_weight: Weight of an auxiliary loss that predicts the goal's (row, col) at
+            every step (0: off). It gives a dense signal for reading where the goal is from
+            the context; without it only the few steps at junctions depend on that.
         stream: How batches mix pool and stream episodes.
         model: Architecture (``vocab_size``/``step_len`` are filled in).
         eval_every: Closed-loop evaluation every this many steps (0: only at the end).
@@ -97,6 +104,7 @@ class TrainConfig:
     n_distractors: int = 2
     memory_steps: int = 10
     max_current: int = 64
+    aux_goal_weight: float = 0.0
     stream: dict[str, Any] = field(default_factory=lambda: asdict(StreamConfig()))
     model: dict[str, Any] = field(
         default_factory=lambda: {"d_token": 8, "d_model": 64, "n_layers": 2, "n_heads": 4}
@@ -157,6 +165,7 @@ class TrainConfig:
             vocab_size=len(TOKENIZER),
             step_len=self.step_format().length,
             max_segments=max(9, self.k + 1),
+            aux_size=self.world_config().size if self.aux_goal_weight > 0 else 0,
             **self.model,
         )
 
@@ -222,11 +231,27 @@ class ContextMaker:
         for s, eps in zip(samples, retrieved, strict=True):
             rows = current_rows(self.fmt, s.episode, min(s.episode.maze, n_mazes))
             blocks = retrieved_blocks(self.fmt, eps, s.goal, self.config.memory_steps, n_mazes)
+            cells = self._goal_cells(s) if self.config.aux_goal_weight > 0 else None
             ctx = build_context(
-                self.fmt, rows, s.episode.actions.astype(np.int64), blocks, self.config.max_current
+                self.fmt,
+                rows,
+                s.episode.actions.astype(np.int64),
+                blocks,
+                self.config.max_current,
+                cells,
             )
             out.append(ctx)
         return collate(out, TOKENIZER.pad)
+
+    def _goal_cells(self, sample: Sample) -> np.ndarray:
+        """``(T, 2)`` cell of the goal shown at each acting step of the sample's episode."""
+        from latent_gridworld.core.world import build_maze
+
+        maze = build_maze(self.world, *sample.maze_key)
+        index_of = np.full(self.world.n_object_types, -1, dtype=np.int64)
+        index_of[maze.object_types] = np.arange(len(maze.object_types))
+        goals = sample.episode.goals[: len(sample.episode)].astype(np.int64)
+        return maze.object_cells[index_of[goals]].astype(np.int64)
 
     def _retrieve(self, samples: Sequence[Sample]) -> list[list[Any]]:
         from agents.memory import EpisodicMemory
@@ -381,16 +406,8 @@ def load_checkpoint(
     if expect is not None:
         mismatched = [
             name
-            for name in (
-                "agent",
-                "world",
-                "model",
-                "retrieval",
-                "n_relevant",
-                "n_distractors",
-                "memory_steps",
-                "max_current",
-            )
+            for name in sorted(asdict(expect))
+            if name not in RUNTIME_FIELDS
             if getattr(config, name) != getattr(expect, name)
         ]
         if mismatched:
@@ -474,7 +491,8 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
         disable=not config.progress,
         mininterval=2.0,
     )
-    loss_ema = float("nan")
+    loss_ema = float("nan")  # smoothed total loss (BC + weighted auxiliary goal loss)
+    goal_loss_ema = float("nan")
     for step in bar:
         t0 = time.perf_counter()
         batch = to_tensors(maker.contexts(stream.batch(config.batch_size)))
@@ -487,6 +505,24 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), batch["targets"].reshape(-1), ignore_index=-100
         )
+        if config.aux_goal_weight > 0:
+            row_logits, col_logits = model.goal_logits(model.last_hidden)
+            cells = batch["goal_cells"]
+            aux = F.cross_entropy(
+                row_logits.reshape(-1, row_logits.shape[-1]),
+                cells[..., 0].reshape(-1),
+                ignore_index=-100,
+            ) + F.cross_entropy(
+                col_logits.reshape(-1, col_logits.shape[-1]),
+                cells[..., 1].reshape(-1),
+                ignore_index=-100,
+            )
+            goal_loss_ema = (
+                aux.item() / 2
+                if np.isnan(goal_loss_ema)
+                else (0.98 * goal_loss_ema + 0.01 * aux.item())
+            )
+            loss = loss + config.aux_goal_weight * aux / 2
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -496,7 +532,9 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss_ema:.3f}")
             if writer is not None:
-                writer.add_scalar("losses/bc_loss", loss.item(), step)
+                writer.add_scalar("losses/loss", loss.item(), step)
+                if config.aux_goal_weight > 0:
+                    writer.add_scalar("losses/goal_loss", goal_loss_ema, step)
                 writer.add_scalar("charts/learning_rate", lr_at(step, config), step)
                 elapsed = time.perf_counter() - t_train
                 writer.add_scalar("charts/steps_per_second", (step + 1) / elapsed, step)
@@ -525,6 +563,7 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
         "data_seconds": data_seconds,
         "setup_seconds": t_train - t_start,
         "final_loss": loss_ema,
+        "final_goal_loss": goal_loss_ema,
         "mazes_generated": stream.mazes_generated,
         "history": history,
     }
