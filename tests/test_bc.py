@@ -240,3 +240,19 @@ def test_mean_ci_uses_student_t_for_few_seeds():
     mean, half = mean_ci([0.2, 0.4])
     assert mean == pytest.approx(0.3)
     assert half == pytest.approx(12.706 * np.std([0.2, 0.4], ddof=1) / np.sqrt(2))
+
+
+def test_auxiliary_goal_cells_point_at_where_the_expert_ends(tmp_path):
+    config = tiny_config(tmp_path, "baseline", aux_goal_weight=1.0)
+    pool = generate_dataset(episodes=40, seed=1, icl_share=0.5, **TINY_WORLD)
+    samples = SampleStream(config.world_config(), pool, StreamConfig(**config.stream), 0).batch(16)
+    batch = ContextMaker(config, None).contexts(samples)
+    for i, s in enumerate(samples):
+        cells = batch["goal_cells"][i][~batch["pad"][i]]
+        # the expert stops on the final goal; an ICL episode's first goal is where it switched
+        assert cells[-1].tolist() == s.episode.positions[-1].tolist()
+        switch = np.flatnonzero(np.diff(s.episode.goals.astype(int)))
+        for t in switch:
+            assert cells[t].tolist() == s.episode.positions[t + 1].tolist()
+    model = BCTransformer(config.model_config())
+    assert model.config.aux_size == 7
