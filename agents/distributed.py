@@ -353,8 +353,9 @@ def connect_ray(
         return ray
     quiet = {"log_to_driver": False, "logging_level": "ERROR"}
     if local:
-        # the dashboard is a heavy extra process and nothing here needs it
-        ray.init(num_cpus=num_cpus, include_dashboard=False, **quiet)
+        # address="local": a new instance even if `ray start` runs on this node (a bare
+        # ray.init() would join that one and refuse num_cpus); no dashboard, a heavy process
+        ray.init(address=LOCAL, num_cpus=num_cpus, include_dashboard=False, **quiet)
     else:
         ray.init(address=address, **quiet)
     return ray

@@ -36,7 +36,11 @@ def local_ray(ray_mod: Any) -> Iterator[Any]:
     started_here = not ray_mod.is_initialized()
     if started_here:
         ray_mod.init(
-            num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR"
+            address="local",  # never join a cluster that happens to run on this machine
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level="ERROR",
         )
     yield ray_mod
     if started_here:
