@@ -453,6 +453,32 @@ def test_forked_child_after_threaded_use_gets_an_error_not_a_hang():
     assert "fork()ed child" in out.stdout and "worker_context()" in out.stdout
 
 
+def test_forked_child_of_a_single_threaded_parent_may_search():
+    out = _run(
+        """
+        import multiprocessing as mp
+        from agents.memory import EpisodicMemory
+        from latent_gridworld.datasets import generate_dataset
+
+        m = EpisodicMemory(8, threads=1)
+        m.extend(generate_dataset(episodes=20, seed=0))
+        expected = m.search(m.keys[0], 3)[1].tolist()
+
+        def child(q):
+            q.put(m.search(m.keys[0], 3)[1].tolist())
+
+        ctx = mp.get_context("fork")
+        q = ctx.Queue()
+        p = ctx.Process(target=child, args=(q,))
+        p.start()
+        print(q.get(timeout=60) == expected)
+        p.join(30)
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True"]
+
+
 def _worker_search(args):
     path, memory, queries = args
     loaded = EpisodicMemory.load(path)
