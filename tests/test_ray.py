@@ -23,6 +23,9 @@ from agents import distributed
 from latent_gridworld.core.constants import ASCII_TO_CODE
 
 RAY_REASON = "the 'ray' extra is not installed (pip install 'latent-gridworld[ray]')"
+# one Ray instance for the module: with `pytest -n 2 --dist loadgroup` all of it runs in one
+# worker (plain `-n 2` may split it and start a second instance in the other worker)
+pytestmark = pytest.mark.xdist_group("ray")
 
 
 @pytest.fixture(scope="module")
