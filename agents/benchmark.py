@@ -339,8 +339,26 @@ def _eval_job(
                 "steps": r.steps.tolist(),
                 "optimal": r.optimal.tolist(),
             }
+    if "retrieval" in loaded:
+        from agents.bc.probe import memory_probe
+
+        model, cfg, _ = loaded["retrieval"]
+        out["_probe"] = memory_probe(model, cfg, pool, memory)
     out["_seconds"] = time.perf_counter() - t0
     return out
+
+
+def _probe_job(path: str) -> dict[str, Any]:
+    """The memory probe alone (for evaluations cached before the probe existed)."""
+    from agents.bc.probe import memory_probe
+    from agents.bc.train import load_checkpoint, load_pool
+    from agents.memory import EpisodicMemory
+
+    model, cfg, _ = load_checkpoint(path)
+    pool = load_pool(cfg)
+    memory = EpisodicMemory(n_object_types=cfg.world_config().n_object_types)
+    memory.extend(pool)
+    return memory_probe(model, cfg, pool, memory)
 
 
 def _eval_key(job: tuple[Any, ...]) -> dict[str, Any]:
@@ -477,6 +495,39 @@ def plot(table: dict[str, dict[str, Any]], splits: Sequence[str], path: Path, ti
 # main
 
 
+def evaluate_seeds(
+    args: argparse.Namespace, preset: Preset, paths: dict[tuple[str, int], str], out: Path
+) -> dict[int, dict[str, Any]]:
+    """Evaluate every seed (reusing stored evaluations of the same checkpoints and tasks)."""
+    per_seed: dict[int, dict[str, Any]] = {}
+    jobs = {}
+    for seed in preset.seeds:
+        job = (
+            seed,
+            {a: paths[(a, seed)] for a in args.bc_agents},
+            list(args.splits),
+            preset.eval_tasks,
+            list(args.agent),
+        )
+        cached = _cached_eval(out, job)
+        if cached is not None:  # these exact checkpoints, tasks and agents were evaluated
+            per_seed[seed] = cached
+        else:
+            jobs[seed] = job
+    with _executor(args.jobs, args.ray) as pool:
+        futures = {seed: pool.submit(_eval_job, *job) for seed, job in jobs.items()}
+        for seed, fut in futures.items():
+            per_seed[seed] = fut.result()
+            _store_eval(out, jobs[seed], per_seed[seed])
+    if "retrieval" in args.bc_agents:
+        missing = [seed for seed, r in per_seed.items() if "_probe" not in r]
+        with _executor(args.jobs, args.ray) as pool:
+            probes = {s: pool.submit(_probe_job, paths[("retrieval", s)]) for s in missing}
+            for seed, fut in probes.items():
+                per_seed[seed]["_probe"] = fut.result()
+    return dict(sorted(per_seed.items()))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns the exit status (2 on bad input)."""
     t_start = time.perf_counter()
@@ -537,33 +588,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{preset.eval_tasks} tasks ..."
     )
     t_eval = time.perf_counter()
-    per_seed: dict[int, dict[str, Any]] = {}
-    jobs = {}
-    for seed in preset.seeds:
-        job = (
-            seed,
-            {a: paths[(a, seed)] for a in args.bc_agents},
-            list(args.splits),
-            preset.eval_tasks,
-            list(args.agent),
-        )
-        cached = _cached_eval(out, job)
-        if cached is not None:  # these exact checkpoints, tasks and agents were evaluated
-            per_seed[seed] = cached
-        else:
-            jobs[seed] = job
-    with _executor(args.jobs, args.ray) as pool:
-        futures2 = {seed: pool.submit(_eval_job, *job) for seed, job in jobs.items()}
-        for seed, fut in futures2.items():
-            per_seed[seed] = fut.result()
-            _store_eval(out, jobs[seed], per_seed[seed])
-    per_seed = dict(sorted(per_seed.items()))
+    per_seed = evaluate_seeds(args, preset, paths, out)
     eval_seconds = time.perf_counter() - t_eval
 
     table = aggregate(per_seed)
     text = format_table(table, args.splits)
     say("")
     say(text)
+    for seed, r in per_seed.items():
+        if "_probe" in r:
+            say(
+                f"memory probe (seed {seed}, teacher-forced loss): "
+                + "; ".join(
+                    f"{kind}: relevant {v['relevant_loss']:.3f}, distractors "
+                    f"{v['distractors_loss']:.3f}, none {v['none_loss']:.3f}"
+                    for kind, v in r["_probe"].items()
+                )
+            )
     c0 = next(iter(configs.values()))
     title = (
         f"{args.preset}: {len(preset.seeds)} seed(s), {preset.steps} steps, "
@@ -581,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             str(s): {k: v for k, v in r.items() if not k.startswith("_")}
             for s, r in per_seed.items()
         },
+        "memory_probe": {str(s): r["_probe"] for s, r in per_seed.items() if "_probe" in r},
         "train_stats": train_stats,
         "wall_seconds": {
             "total": time.perf_counter() - t_start,
