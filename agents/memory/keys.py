@@ -248,7 +248,8 @@ class KeyIndex:
     """Float32 keys (ids ``0..N-1`` in insertion order) with an inner-product FAISS index.
 
     ``kind="auto"`` keeps an exact flat index below ``params.flat_threshold`` keys and switches
-    to IVF above it, retraining whenever the store has grown 4x since the last training.
+    to IVF above it, retraining whenever the store has doubled since the last training (so the
+    lists follow what was added later; the total training cost stays linear in N).
     """
 
     def __init__(
@@ -314,7 +315,7 @@ class KeyIndex:
         new = self.check(keys)
         n = self._n + len(new)
         want = self._wanted_kind(n)
-        retrain = want == "ivf" and n >= 4 * self._trained_at
+        retrain = want == "ivf" and n >= 2 * self._trained_at
         if self._index is None or want != self.built_kind or retrain:
             everything = np.concatenate([self.keys, new]) if self._n else new
             self._build(want, everything)
