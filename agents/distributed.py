@@ -525,8 +525,8 @@ class EvalCell:
         agent: A reference policy (``random``, ``visible_at_start``, ``wander_then_path``,
             ``expert``) or a third-party factory ``FILE.py:FACTORY`` (:mod:`agents.protocol`).
         split: ``train``, ``explicit``, ``latent`` or ``new_maze``.
-        seed: Seeds the tasks (as the benchmark does: ``evaluate_agent(..., seed)``) and the
-            agent.
+        seed: The ``seed`` of ``evaluate_agent`` (task ``i`` is reset with
+            ``seed * 100003 + i``; the benchmark passes ``1000 + training seed``) and the agent's.
         n_tasks: Closed-loop tasks.
         world: :class:`~latent_gridworld.WorldConfig` fields (the ablation), e.g.
             ``{"size": 9, "full_view": True}``.
