@@ -393,7 +393,8 @@ class RayExecutor:
     on the same node.
 
     Args:
-        address: See :func:`connect_ray`; ignored when Ray is already initialised.
+        address: See :func:`connect_ray` (an initialised Ray is reused; an explicit address
+            is still checked to answer).
         num_cpus: CPUs reserved per task (1: single-thread jobs, one per core).
         initializer: Called in the worker before each task (like ``ProcessPoolExecutor``'s).
         local_num_cpus: CPUs of a local instance started here.
