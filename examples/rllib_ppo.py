@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -148,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         train(cfg)
     except (ImportError, ConnectionError) as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
