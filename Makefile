@@ -26,7 +26,7 @@ demo: $(STAMP)
 	$(VENV)/bin/latent-gridworld benchmark --preset demo
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(PY) benchmarks/vector_throughput.py
