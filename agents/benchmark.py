@@ -73,7 +73,7 @@ PRESETS = {
     "default": Preset(seeds=[0, 1, 2, 3, 4], steps=2000, eval_tasks=200),
     # `make demo`: one seed, fewer steps and tasks, so that a fresh clone (venv set-up
     # included) finishes in about 15 minutes on 2 cores
-    "demo": Preset(seeds=[0], steps=1500, eval_tasks=150, pool_episodes=2000, eval_every=500),
+    "demo": Preset(seeds=[0], steps=1000, eval_tasks=100, pool_episodes=2000, eval_every=500),
     # seconds, for tests and smoke checks: a 7x7 world and a tiny model (numbers meaningless)
     "smoke": Preset(
         seeds=[0],
@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--retrieval", default="oracle", help="oracle or knn")
     g.add_argument("--n-distractors", type=int, help="distractors per retrieval (default 2)")
     g.add_argument(
+        "--aux-goal-weight",
+        type=float,
+        help="weight of the auxiliary goal-location loss (default: the preset's)",
+    )
+    g.add_argument(
         "--no-position-cue", action="store_true", help="no (row, col) cue in the observation"
     )
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
@@ -211,6 +216,8 @@ def make_configs(args: argparse.Namespace) -> tuple[Preset, dict[tuple[str, int]
                 c.stream = {**c.stream, "stream_share": 0.0}
             if args.n_distractors is not None:
                 c.n_distractors = args.n_distractors
+            if args.aux_goal_weight is not None:
+                c.aux_goal_weight = args.aux_goal_weight
             c.validate()
             configs[(agent, seed)] = c
     return preset, configs
