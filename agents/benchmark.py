@@ -70,10 +70,19 @@ class Preset:
 
 PRESETS = {
     # the experiment of docs/results.md
-    "default": Preset(seeds=[0, 1, 2, 3, 4], steps=2000, eval_tasks=200),
+    "default": Preset(
+        seeds=[0, 1, 2, 3, 4], steps=2000, eval_tasks=200, train={"aux_goal_weight": 1.0}
+    ),
     # `make demo`: one seed, fewer steps and tasks, so that a fresh clone (venv set-up
     # included) finishes in about 15 minutes on 2 cores
-    "demo": Preset(seeds=[0], steps=1000, eval_tasks=100, pool_episodes=2000, eval_every=500),
+    "demo": Preset(
+        seeds=[0],
+        steps=1000,
+        eval_tasks=100,
+        pool_episodes=2000,
+        eval_every=500,
+        train={"aux_goal_weight": 1.0},
+    ),
     # seconds, for tests and smoke checks: a 7x7 world and a tiny model (numbers meaningless)
     "smoke": Preset(
         seeds=[0],
