@@ -54,12 +54,23 @@ def memory_probe(
             continue
         row: dict[str, float] = {}
         for name, (cfg, mem) in variants.items():
-            batch = to_tensors(ContextMaker(cfg, mem).contexts(subset))
+            # goal cells ride along (no effect on the inputs) when the model has a goal head
+            aux = 1.0 if model.goal_head is not None else 0.0
+            maker = ContextMaker(dataclasses.replace(cfg, aux_goal_weight=aux), mem)
+            batch = to_tensors(maker.contexts(subset))
             logits = model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
             targets = batch["targets"]
             mask = targets >= 0
             row[f"{name}_loss"] = float(F.cross_entropy(logits[mask], targets[mask]).item())
             row[f"{name}_acc"] = float((logits[mask].argmax(-1) == targets[mask]).float().mean())
+            if model.goal_head is not None:  # where-is-the-goal loss, per coordinate
+                rows_l, cols_l = model.goal_logits(model.last_hidden)
+                cells = batch["goal_cells"]
+                m = cells[..., 0] >= 0
+                goal = F.cross_entropy(rows_l[m], cells[..., 0][m]) + F.cross_entropy(
+                    cols_l[m], cells[..., 1][m]
+                )
+                row[f"{name}_goal_loss"] = float(goal.item()) / 2
         row["samples"] = float(len(subset))
         out[kind] = {k: round(v, 4) if np.isfinite(v) else v for k, v in row.items()}
     return out
