@@ -15,6 +15,7 @@ from new expert episodes in mazes the memory holds. Every size reports FAISS (th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import json
 import os
@@ -202,12 +203,14 @@ def bench_size(n, chunks, queries, args) -> dict:
     row["max_rss_mb"] = rss_mb()
 
     if memory.built_index == "ivf" and args.sweep:
-        ivf = memory._keys._index  # noqa: SLF001 - the benchmark tunes the live index
+        key_index = memory._keys  # noqa: SLF001 - the benchmark tunes the live index
+        ivf, default_params = key_index._index, key_index.params
+        row["default_nprobe"] = int(ivf.nprobe)
         sweep = []
         for nprobe in (8, 16, 32, 64, 128, 256):
             if nprobe > ivf.nlist:
                 break
-            ivf.nprobe = nprobe
+            key_index.params = dataclasses.replace(default_params, nprobe=nprobe)
             t0, c0 = time.perf_counter(), time.process_time()
             ids = np.stack([memory.search(q, k)[1] for q in queries])
             ms = (time.perf_counter() - t0) / len(queries) * 1e3
@@ -219,6 +222,7 @@ def bench_size(n, chunks, queries, args) -> dict:
                     "recall_at_8": recall(keys, queries, ids, ex_scores)[0],
                 }
             )
+        key_index.params = default_params
         row["ivf_nlist"] = int(ivf.nlist)
         row["nprobe_sweep"] = sweep
     return row

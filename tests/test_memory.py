@@ -94,12 +94,15 @@ def test_flat_search_equals_exact_numpy(memory, held_out):
 
 @pytest.mark.parametrize(
     "index,params",
-    [("ivf", IndexParams(nlist=16)), ("hnsw", IndexParams())],
+    # 6 of 15 lists: a real approximate search at this small size (the default scans all)
+    [("ivf", IndexParams(nlist=15, nprobe=6)), ("hnsw", IndexParams())],
 )
 def test_approximate_index_recall_at_8_on_real_keys(train, held_out, index, params):
     m = EpisodicMemory(8, index=index, params=params)
     m.extend(train)
     assert m.built_index == index
+    if index == "ivf":
+        assert m._keys._index.nlist == 15 and m._keys._index.nprobe == 6
     queries = DefaultFeaturizer(8).query_keys(
         [RetrievalQuery(maze=e.maze, goal=int(e.goal_sequence[-1]), history=e) for e in held_out]
     )
