@@ -502,3 +502,15 @@ def test_spawned_worker_searches_like_the_parent(tmp_path, train):
     for got in (from_file, pickled):
         np.testing.assert_array_equal(got[1], expected[1])
         np.testing.assert_allclose(got[0], expected[0])
+
+
+def test_ivf_nprobe_follows_the_scan_budget_as_the_store_grows():
+    episodes = generate_dataset(episodes=3000, seed=4)
+    m = EpisodicMemory(8, index="ivf", params=IndexParams(nlist=64, ivf_scan=1000))
+    m.extend(episodes)
+    m.search(m.keys[0], 8)
+    assert m._keys._index.nprobe == 22  # ceil(1000 * 64 / 3000) lists: about 1000 keys
+    m.extend(episodes)  # the store doubled: retrained, and fewer lists hold 1000 keys
+    m.search(m.keys[0], 8)
+    assert m._keys._index.nprobe == 16  # ceil(1000 * 64 / 6000) = 11, floor of 16 lists
+    assert m._keys._trained_at == 6000
