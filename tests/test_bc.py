@@ -256,3 +256,17 @@ def test_auxiliary_goal_cells_point_at_where_the_expert_ends(tmp_path):
             assert cells[t].tolist() == s.episode.positions[t + 1].tolist()
     model = BCTransformer(config.model_config())
     assert model.config.aux_size == 7
+
+
+def test_memory_probe_compares_like_with_like(trained):
+    from agents.bc.probe import memory_probe
+
+    path, config = trained
+    model, loaded, _ = load_checkpoint(path)
+    pool = generate_dataset(episodes=60, seed=0, **TINY_WORLD)
+    # without a memory the three variants see identical inputs, so identical losses
+    probe = memory_probe(model, loaded, pool, None, n_samples=32)
+    for kind in ("stream", "pool"):
+        row = probe[kind]
+        assert row["samples"] == 16
+        assert row["relevant_loss"] == row["distractors_loss"] == row["none_loss"]
