@@ -19,6 +19,7 @@ Command line (``latent-gridworld generate``)::
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -29,15 +30,14 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
-from latent_gridworld.core.constants import SPLITS
+from latent_gridworld.core.constants import ACTION_DELTAS, SPLITS
 from latent_gridworld.episode import Episode
-from latent_gridworld.expert import expert_action_for_state
 
 DATASET_FORMAT = "latent-gridworld-dataset"
 DATASET_VERSION = 1
@@ -497,6 +497,29 @@ def normalize_env(env: str) -> str:
     return ENV_NAMES[name]
 
 
+@functools.lru_cache(maxsize=512)
+def expert_table(maze: world.Maze) -> list[list[list[int]]]:
+    """``table[k][row][col]``: the expert's action towards object ``k`` from each cell.
+
+    The same rule as :func:`~latent_gridworld.expert.expert_action_for_state` (the first of
+    north, east, south, west that gets closer), computed once per maze with array shifts, so
+    generating a dataset does one list lookup per step. -1 where no move gets closer (walls,
+    the object's own cell).
+    """
+    dist = maze.distances.astype(np.int32)
+    _, h, w = dist.shape
+    table = np.full(dist.shape, -1, dtype=np.int64)
+    for action in reversed(range(len(ACTION_DELTAS))):  # the lowest valid action wins
+        dr, dc = (int(x) for x in ACTION_DELTAS[action])
+        ahead = np.full_like(dist, -1)
+        rows, cols = slice(max(0, -dr), h - max(0, dr)), slice(max(0, -dc), w - max(0, dc))
+        src_rows = slice(max(0, dr), h - max(0, -dr))
+        src_cols = slice(max(0, dc), w - max(0, -dc))
+        ahead[:, rows, cols] = dist[:, src_rows, src_cols]
+        table = np.where((ahead >= 0) & (ahead < dist), action, table)
+    return cast(list[list[list[int]]], table.tolist())
+
+
 def expert_episode(config: WorldConfig, task: world.Task, rng: np.random.Generator) -> Episode:
     """Run the shortest-path expert on ``task``; ``rng`` draws an ICL second goal.
 
@@ -504,25 +527,32 @@ def expert_episode(config: WorldConfig, task: world.Task, rng: np.random.Generat
     encoding observations (views are gathered from the maze's lookup table at the end).
     """
     state = world.start_episode(config, task)
+    maze = state.maze
+    table = expert_table(maze)
+    goal = state.goal
+    policy = table[maze.object_index(goal)]
     rows, cols, goals, actions = [state.position[0]], [state.position[1]], [state.goal], []
     while not state.done:
-        action = expert_action_for_state(state)
+        r, c = state.position
+        action = policy[r][c]
         actions.append(action)
         world.step(config, state, action, rng)
         rows.append(state.position[0])
         cols.append(state.position[1])
         goals.append(state.goal)
-    maze = state.maze
-    r, c = np.asarray(rows), np.asarray(cols)
+        if state.goal != goal:  # an ICL second goal was announced
+            goal = state.goal
+            policy = table[maze.object_index(goal)]
+    row_arr, col_arr = np.asarray(rows), np.asarray(cols)
     extra = {"placement": int(task.placement)} if _HAS_PLACEMENT else {}
     return Episode(
         maze=task.maze,
         start=task.start,
         split=config.split,
-        views=maze.views[r, c],
+        views=maze.views[row_arr, col_arr],
         goals=np.asarray(goals, dtype=np.int8),
-        positions=np.stack([r, c], axis=1).astype(np.int16),
-        visible=maze.visible[r, c],
+        positions=np.stack([row_arr, col_arr], axis=1).astype(np.int16),
+        visible=maze.visible[row_arr, col_arr],
         actions=np.asarray(actions, dtype=np.uint8),
         success=bool(state.terminated),
         optimal_steps=int(state.optimal_steps),
@@ -822,9 +852,9 @@ def _parse_value(text: str) -> Any:
         return low == "true"
     if low in ("none", "null"):
         return None
-    for cast in (int, float):
+    for convert in (int, float):
         try:
-            return cast(text)
+            return convert(text)
         except ValueError:
             pass
     return text

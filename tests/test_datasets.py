@@ -238,3 +238,19 @@ def test_subset_is_a_view_with_the_same_episodes(dataset):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
         assert (a.maze, a.start) == (b.maze, b.start)
     assert len(dataset.subset(5, 5)) == 0
+
+
+def test_expert_table_matches_the_expert_everywhere():
+    from latent_gridworld.datasets import expert_table
+    from latent_gridworld.expert import expert_action_for_state
+
+    config = WorldConfig()
+    for maze_id in (0, 5, 16, 10**6):
+        maze = world.build_maze(config, maze_id)
+        table = expert_table(maze)
+        for k, goal in enumerate(maze.object_types):
+            for r, c in maze.start_cells:
+                state = world.start_episode(
+                    config, world.Task(maze_id, int(goal), (int(r), int(c)))
+                )
+                assert table[k][r][c] == expert_action_for_state(state)
