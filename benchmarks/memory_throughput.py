@@ -1,14 +1,20 @@
 """EpisodicMemory throughput: add/search speed, recall and bytes per episode at 10k-1M episodes.
 
-Keys are real: expert episodes are generated (half in the 16 pool mazes, half in a stream of
-fresh mazes, 4 episodes each, 30% ICL) and featurized with the default featurizer. Sizes above
-the number of real episodes (``--real``) tile the real keys, each copy perturbed by Gaussian
-noise of scale ``--sigma`` and renormalised (the payload of a copy is the real episode itself,
-referenced, not copied). Queries are ``knn`` queries (goal + the views of a whole episode)
-from new expert episodes in mazes the memory holds. Every size reports FAISS (the memory's
-``auto`` index) beside a numpy brute-force search over the same keys, in the same run.
+Keys are real episode keys from the default featurizer. Two sources:
 
-    python benchmarks/memory_throughput.py                       # 10k, 100k, 1M
+- ``--data "real/*.npz"``: dataset files (``pool*.npz`` and ``stream*.npz``, see
+  docs/memory.md for the command that writes 1,000,000 real expert episodes); each size takes
+  half its episodes from each group. This is how the numbers in docs/memory.md were measured.
+- default: ``--real`` expert episodes are generated here (half in the pool mazes, half in a
+  stream of fresh mazes, 4 episodes each, 30% ICL); larger sizes tile their keys, each copy
+  perturbed by Gaussian noise ``--sigma`` and renormalised (the payload of a copy is the real
+  episode, referenced). Quicker, but perturbed copies make IVF recall pessimistic.
+
+Queries are ``knn`` queries (goal + the views of a whole new expert episode) in mazes the
+memory holds. Every size reports FAISS (the memory's ``auto`` index, 1 thread) beside a numpy
+brute-force search over the same keys (1 BLAS thread), in the same run, with wall and CPU time.
+
+    python benchmarks/memory_throughput.py --data "real/*.npz" --sweep
     python benchmarks/memory_throughput.py --sizes 10000 --real 5000 --queries 100
 """
 
