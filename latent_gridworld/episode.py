@@ -29,6 +29,7 @@ class Episode:
         actions: ``(T,)`` uint8 actions taken.
         success: The final goal was reached.
         optimal_steps: Shortest-path steps for the goals announced.
+        placement: Object placement variant of the maze (0: the maze's own).
     """
 
     maze: int
@@ -41,6 +42,7 @@ class Episode:
     actions: np.ndarray
     success: bool
     optimal_steps: int
+    placement: int = 0
 
     def __len__(self) -> int:
         """Number of actions taken."""
@@ -102,4 +104,5 @@ def record_episode(
         actions=np.asarray(actions, dtype=np.uint8),
         success=bool(info["is_success"]),
         optimal_steps=int(info["optimal_steps"]),
+        placement=int(state.task.placement),
     )
