@@ -18,24 +18,13 @@ import numpy as np
 
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.world import build_maze
+from latent_gridworld.envs.gridworld import INFO_KEYS
 from latent_gridworld.expert import expert_action
 
 ENTRY_POINT_PREFIX = "latent_gridworld"
 
 # info keys that describe behaviour (not bookkeeping) and go into rollout digests
-DIGEST_INFO_KEYS = (
-    "maze",
-    "goal",
-    "goal_index",
-    "start",
-    "position",
-    "split",
-    "icl",
-    "optimal_steps",
-    "is_success",
-    "visible_objects",
-    "seen_objects",
-)
+DIGEST_INFO_KEYS = INFO_KEYS
 
 # name -> (gym.make kwargs, policy): the behaviours a golden digest pins down. Random actions
 # cover walls and truncation, the expert covers goals, rewards and ICL second goals.

@@ -45,22 +45,9 @@ from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, N_ACTIONS, SPLITS, Action
 from latent_gridworld.encoders.ascii import codes_to_ascii
 from latent_gridworld.encoders.pixels import codes_to_image
-from latent_gridworld.envs.gridworld import RESET_OPTIONS, LatentGridworldEnv, ObsMode
+from latent_gridworld.envs.gridworld import INFO_KEYS, RESET_OPTIONS, LatentGridworldEnv, ObsMode
 
 AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED)
-_INFO_KEYS = (
-    "maze",
-    "goal",
-    "goal_index",
-    "start",
-    "position",
-    "split",
-    "icl",
-    "optimal_steps",
-    "is_success",
-    "visible_objects",
-    "seen_objects",
-)
 
 
 class LatentGridworldVectorEnv(VectorEnv):
@@ -610,7 +597,7 @@ class LatentGridworldVectorEnv(VectorEnv):
             return info
         out: dict[str, Any] = {}
         everyone = np.ones(self.num_envs, dtype=bool)
-        for key in _INFO_KEYS:
+        for key in INFO_KEYS:
             out[key] = info[key]
             out[f"_{key}"] = everyone.copy()
         return out
@@ -662,7 +649,7 @@ def _scatter_info(rows: dict[str, Any], mask: np.ndarray, idx: np.ndarray) -> di
     """Info values of the envs ``idx`` as ``SyncVectorEnv`` batches them: zeros/None elsewhere."""
     out: dict[str, Any] = {}
     n = len(mask)
-    for key in _INFO_KEYS:
+    for key in INFO_KEYS:
         value = rows[key]
         if value.dtype == object:
             full = np.full(n, None, dtype=object)

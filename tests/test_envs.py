@@ -139,6 +139,16 @@ def test_default_spaces(env_id: str) -> None:
         assert space["view"] == gym.spaces.Box(32, 126, (25,), np.uint8)
 
 
+def test_info_keys_are_the_documented_list(env_id: str) -> None:
+    from latent_gridworld.envs.gridworld import INFO_KEYS
+
+    env = gym.make(env_id)
+    _, info = env.reset(seed=0)
+    assert tuple(info) == INFO_KEYS
+    _, _, _, _, info = env.step(0)
+    assert tuple(info) == INFO_KEYS
+
+
 # ---------------------------------------------------------------------------- determinism
 
 

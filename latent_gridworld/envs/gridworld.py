@@ -29,6 +29,20 @@ from latent_gridworld.encoders.pixels import codes_to_image
 
 ObsMode = Literal["pixel", "ascii"]
 RESET_OPTIONS = ("maze", "goal", "start", "icl", "split", "placement")
+# every key of the info dict, in order; the vector env and golden digests share this list
+INFO_KEYS = (
+    "maze",
+    "goal",
+    "goal_index",
+    "start",
+    "position",
+    "split",
+    "icl",
+    "optimal_steps",
+    "is_success",
+    "visible_objects",
+    "seen_objects",
+)
 
 
 class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
