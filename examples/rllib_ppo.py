@@ -17,7 +17,6 @@ runs in this driver process. World options go to ``gym.make`` with ``--kw key=va
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agents import distributed
+from latent_gridworld.cli import parse_kwargs
 
 
 @dataclass
@@ -108,19 +108,6 @@ def train(cfg: RLlibPPOConfig) -> list[dict[str, float]]:
     return rows
 
 
-def _parse_kw(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--kw expects key=value, got {item!r}")
-        try:
-            out[key] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key] = value
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     defaults = RLlibPPOConfig()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -143,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint-dir", default=None)
     parser.add_argument("--connect-timeout", dest="connect_timeout_s", type=float, default=30.0)
     args = vars(parser.parse_args(argv))
-    kw = _parse_kw(args.pop("kw"))
+    try:
+        kw = parse_kwargs(args.pop("kw"))
+    except ValueError as err:
+        raise SystemExit(str(err)) from err
     cfg = RLlibPPOConfig(**args, env_kwargs=kw or defaults.env_kwargs)
     print(json.dumps({"config": asdict(cfg)}), flush=True)
     try:

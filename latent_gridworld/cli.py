@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 SUBCOMMANDS = {
     "play": ("latent_gridworld.play", "Play mazes in a pygame window."),
@@ -31,6 +32,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module = importlib.import_module(SUBCOMMANDS[name][0])
     return int(module.main(rest) or 0)
+
+
+def parse_value(text: str) -> Any:
+    """A ``--kw`` value: ``true``/``false``, ``none``, an int, a float, or else the string.
+
+    >>> [parse_value(v) for v in ("15", "true", "0.25", "None", "latent")]
+    [15, True, 0.25, None, 'latent']
+    """
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_kwargs(items: Sequence[str]) -> dict[str, Any]:
+    """``["size=15", "full_view=true"]`` -> ``{"size": 15, "full_view": True}``.
+
+    Raises:
+        ValueError: an item is not ``KEY=VALUE``, or a key is repeated.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--kw expects KEY=VALUE (e.g. size=15), got {item!r}")
+        if key in out:
+            raise ValueError(f"--kw {key} given twice")
+        out[key] = parse_value(value)
+    return out
 
 
 if __name__ == "__main__":

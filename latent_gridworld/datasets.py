@@ -34,6 +34,7 @@ from typing import Any, Literal, cast, overload
 
 import numpy as np
 
+from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, SPLITS
@@ -846,30 +847,6 @@ def coverage(episodes: EpisodeArrays, config: WorldConfig) -> dict[str, Any]:
 # command line
 
 
-def _parse_value(text: str) -> Any:
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _parse_kw(items: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--kw expects key=value, got {item!r}")
-        out[key.strip()] = _parse_value(value.strip())
-    return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``latent-gridworld generate`` argument parser."""
     p = argparse.ArgumentParser(
@@ -916,7 +893,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``latent-gridworld generate``; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
-        env_kwargs = _parse_kw(args.kw)
+        env_kwargs = parse_kwargs(args.kw)
         t0 = time.perf_counter()
         dataset = generate_dataset(
             env=args.env,

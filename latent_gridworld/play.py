@@ -29,6 +29,7 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 
+from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core.constants import OBJECT_BASE, SPLITS, Action, object_letter
 from latent_gridworld.episode import Episode
 
@@ -58,43 +59,6 @@ MARGIN = 16
 
 # --------------------------------------------------------------------------------------------
 # Command line
-
-
-def parse_value(text: str) -> Any:
-    """A ``--kw`` value: ``true``/``false``, ``none``, an int, a float, or else the string.
-
-    >>> [parse_value(v) for v in ("15", "true", "0.25", "None", "latent")]
-    [15, True, 0.25, None, 'latent']
-    """
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_kwargs(items: Sequence[str]) -> dict[str, Any]:
-    """``["size=15", "full_view=true"]`` -> ``{"size": 15, "full_view": True}``.
-
-    Raises:
-        ValueError: an item is not ``KEY=VALUE``, or a key is repeated.
-    """
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ValueError(f"--kw expects KEY=VALUE (e.g. size=15), got {item!r}")
-        if key in out:
-            raise ValueError(f"--kw {key} given twice")
-        out[key] = parse_value(value)
-    return out
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ import pygame
 import pytest
 
 from latent_gridworld import cli, expert_action
+from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core.constants import ACTION_DELTAS, OBJECT_BASE
 from latent_gridworld.encoders.pixels import tile_atlas
 from latent_gridworld.episode import record_episode
@@ -20,7 +21,6 @@ from latent_gridworld.play import (
     PlaySession,
     load_recording,
     main,
-    parse_kwargs,
     save_recording,
 )
 
