@@ -164,6 +164,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--no-position-cue", action="store_true", help="no (row, col) cue in the observation"
     )
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=JSON",
+        help="any other training field, as in `python -m agents.bc.train --set` (repeatable; "
+        "JSON objects are merged into dict fields)",
+    )
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     return p
@@ -175,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_configs(args: argparse.Namespace) -> tuple[Preset, dict[tuple[str, int], Any]]:
     """The preset (with overrides) and a TrainConfig per (agent, seed); validates everything."""
-    from agents.bc.train import AGENTS, RETRIEVAL_MODES, TrainConfig
+    from agents.bc.train import AGENTS, RETRIEVAL_MODES, TrainConfig, apply_overrides
 
     if args.preset not in PRESETS:
         raise ValueError(f"unknown preset {args.preset!r}; valid: {', '.join(PRESETS)}")
@@ -227,6 +235,7 @@ def make_configs(args: argparse.Namespace) -> tuple[Preset, dict[tuple[str, int]
                 c.n_distractors = args.n_distractors
             if args.aux_goal_weight is not None:
                 c.aux_goal_weight = args.aux_goal_weight
+            apply_overrides(c, args.set)
             c.validate()
             configs[(agent, seed)] = c
     return preset, configs

@@ -124,6 +124,31 @@ def test_stream_is_identical_for_both_agents_and_mazes_are_fresh():
         assert s.relevant is not None and s.relevant is not s.episode
 
 
+@pytest.mark.parametrize("moved_latent_goals", [False, True])
+def test_latent_types_are_goals_only_in_moved_placements_and_only_when_asked(moved_latent_goals):
+    from latent_gridworld.core import world as world_core
+
+    world = WorldConfig(**TINY_WORLD)
+    pool = generate_dataset(episodes=50, seed=0, **TINY_WORLD)
+    stream = StreamConfig(
+        buffer_size=64,
+        episodes_per_maze=4,
+        new_mazes_per_step=4,
+        moved_share=1.0,
+        moved_latent_goals=moved_latent_goals,
+    )
+    samples = SampleStream(world, pool, stream, seed=1).batch(64)
+    latent_goal_in_moved = False
+    for s in samples:
+        maze_id, placement = s.maze_key
+        latent = world_core.build_maze(world, maze_id).latent_types
+        is_latent = s.goal in latent.tolist()
+        if s.pool or placement == 0:
+            assert not is_latent  # a latent pair at its own placement is never a training goal
+        latent_goal_in_moved |= is_latent
+    assert latent_goal_in_moved == moved_latent_goals
+
+
 # -------------------------------------------------------------------------- the pair
 
 

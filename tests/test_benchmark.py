@@ -79,6 +79,9 @@ def test_checkpoint_of_another_config_is_an_error_before_training(smoke_run, cap
         (["--agent", "no_colon"], "must be 'path/to/file.py:factory' or 'module:factory'"),
         (["--agent", "missing.py:make"], "agent file not found: missing.py"),
         (["--agent", "examples/third_party_agent.py:nope"], "has no callable 'nope'"),
+        (["--set", "learning_rate=0.1"], "--set expects KEY=JSON with KEY one of"),
+        (["--set", "lr=fast"], "--set lr: 'fast' is not valid JSON"),
+        (["--set", 'stream={"moved_shares": 1}'], "unknown stream option(s) ['moved_shares']"),
     ],
 )
 def test_bad_input_fails_before_anything_runs(tmp_path, capsys, argv, message):

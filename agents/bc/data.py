@@ -48,6 +48,11 @@ class StreamConfig:
             episodes).
         buffer_size: Stream mazes kept for sampling (older ones are dropped).
         episodes_per_maze: Expert episodes made per stream maze.
+        moved_latent_goals: In moved pool mazes, let the maze's latent object types be goals
+            too (ours, not the paper's). The objects are moved, so the latent object's test
+            cell is never a training goal cell; what this teaches is that in a *known* maze
+            the goal's location can only come from the retrieved episode, the skill a latent
+            test needs. Off: moved mazes use the explicit types only, as the pool does.
     """
 
     stream_share: float = 0.5
@@ -55,6 +60,7 @@ class StreamConfig:
     new_mazes_per_step: int = 2
     buffer_size: int = 512
     episodes_per_maze: int = 8
+    moved_latent_goals: bool = False
 
 
 @dataclass
@@ -123,7 +129,10 @@ class SampleStream:
                 key = (self._next_fresh, 0)
                 self._next_fresh += 1
             maze = world.build_maze(self.config, *key)
-            goals = world.goal_candidates(self.config, maze, "train")
+            if key[1] > 0 and self.stream.moved_latent_goals:
+                goals = maze.object_types
+            else:
+                goals = world.goal_candidates(self.config, maze, "train")
             episodes = [
                 self._expert(maze, int(self.rng.choice(goals)))
                 for _ in range(self.stream.episodes_per_maze)

@@ -634,15 +634,36 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         eval_every=args.eval_every,
         progress=not args.no_progress,
     )
+    apply_overrides(config, args.set)
+    return config
+
+
+def apply_overrides(config: TrainConfig, items: Sequence[str]) -> None:
+    """Apply ``KEY=JSON`` overrides to ``config`` in place.
+
+    A JSON object given for a dict field (``world``, ``stream``, ``model``) is merged into the
+    current value, so ``stream='{"moved_share": 1.0}'`` keeps the other stream options.
+
+    >>> c = TrainConfig()
+    >>> apply_overrides(c, ['lr=0.001', 'stream={"moved_share": 1.0}'])
+    >>> c.lr, c.stream["moved_share"], c.stream["stream_share"]
+    (0.001, 1.0, 0.5)
+    """
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    for item in args.set:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or key not in names:
             raise ValueError(
                 f"--set expects KEY=JSON with KEY one of {sorted(names)}, got {item!r}"
             )
-        setattr(config, key, json.loads(value))
-    return config
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"--set {key}: {value!r} is not valid JSON ({exc})") from None
+        current = getattr(config, key)
+        if isinstance(current, dict) and isinstance(parsed, dict):
+            parsed = {**current, **parsed}
+        setattr(config, key, parsed)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
