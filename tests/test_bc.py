@@ -225,6 +225,7 @@ def test_checkpoint_round_trip_gives_identical_actions(trained, tmp_path):
         ({"retrieval": "bm25"}, "unknown retrieval mode 'bm25'; valid: oracle, knn"),
         ({"n_relevant": 0, "n_distractors": 0}, "k = n_relevant + n_distractors >= 1"),
         ({"world": {"size": 8}}, "size must be an odd integer"),
+        ({"memory_trim": "first"}, "unknown memory_trim 'first'; valid: visible, goal"),
     ],
 )
 def test_bad_config_fails_before_training(tmp_path, changes, message):

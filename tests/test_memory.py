@@ -311,8 +311,26 @@ def test_trim_keeps_object_visible_steps_and_first_sightings(train):
     e = train[0]
     assert len(trim(e, 3, prefer="recent").views) == 3
     np.testing.assert_array_equal(trim(e, 3, prefer="recent").views, e.views[-3:])
-    with pytest.raises(ValueError, match="unknown prefer 'seen'; valid: visible, recent, uniform"):
+    with pytest.raises(
+        ValueError, match="unknown prefer 'seen'; valid: visible, goal, recent, uniform"
+    ):
         trim(e, 3, prefer="seen")
+    with pytest.raises(ValueError, match='prefer="goal" needs the goal object type'):
+        trim(e, 3, prefer="goal")
+
+
+def test_goal_trim_keeps_the_steps_that_show_the_goal_first(train):
+    checked = 0
+    for e in train[:80]:
+        for goal in np.flatnonzero(e.seen_objects):
+            keep = trim_steps(e.visible, 4, "goal", int(goal))
+            shows_goal = np.flatnonzero(e.visible[:, goal])
+            assert (np.diff(keep) > 0).all() and e.visible[keep].any(axis=1).all()
+            # as many goal sightings as fit, the rest filled with other object sightings
+            assert e.visible[keep, goal].sum() == min(4, len(shows_goal))
+            assert len(keep) == min(4, int(e.visible.any(axis=1).sum()))
+            checked += 1
+    assert checked > 50
 
 
 # ---------------------------------------------------------------- persistence

@@ -104,7 +104,12 @@ class BCAgent:
             goal = int(info["goal"])
             eps = retrieve(self.retriever, start_episode(obs, info), goal, self.config.k, self.rng)
             self._memory_blocks[i] = retrieved_blocks(
-                self.fmt, eps, goal, self.config.memory_steps, self.world.n_mazes
+                self.fmt,
+                eps,
+                goal,
+                self.config.memory_steps,
+                self.world.n_mazes,
+                self.config.memory_trim,
             )
 
     def _row(self, obs: dict[str, Any], prev: int) -> np.ndarray:

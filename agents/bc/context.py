@@ -212,20 +212,25 @@ def collate(contexts: Sequence[Context], pad_id: int) -> dict[str, np.ndarray]:
 
 
 def retrieved_blocks(
-    fmt: StepFormat, episodes: Sequence[Episode], goal: int, budget: int, n_mazes: int
+    fmt: StepFormat,
+    episodes: Sequence[Episode],
+    goal: int,
+    budget: int,
+    n_mazes: int,
+    trim: str = "visible",
 ) -> list[np.ndarray]:
     """Row blocks of retrieved episodes, each trimmed to ``budget`` steps.
 
-    Trimming keeps steps with an object in view (each object's first sighting first:
+    ``trim="visible"`` keeps steps with an object in view (each object's first sighting first:
     :func:`agents.memory.trim_steps`); D9 measured that retrieval only helped once retrieved
-    episodes were cut to <= 10 such steps. ``n_mazes`` caps the maze cue as the env does
-    (every maze outside the pool reads ``n_mazes``). ``goal`` is unused by the default trim
-    and kept for trims that favour it.
+    episodes were cut to <= 10 such steps. ``trim="goal"`` keeps the steps that show
+    ``goal`` first (ours: a retrieval that returns the part of an episode the query asks
+    about). ``n_mazes`` caps the maze cue as the env does (every maze outside the pool reads
+    ``n_mazes``).
     """
     from agents.memory.retrieval import trim_steps
 
-    del goal
     return [
-        memory_rows(fmt, ep, trim_steps(ep.visible, budget), min(int(ep.maze), n_mazes))
+        memory_rows(fmt, ep, trim_steps(ep.visible, budget, trim, goal), min(int(ep.maze), n_mazes))
         for ep in episodes
     ]

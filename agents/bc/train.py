@@ -41,6 +41,7 @@ from latent_gridworld.core.config import WorldConfig
 
 AGENTS = ("baseline", "retrieval")
 RETRIEVAL_MODES = ("oracle", "knn")
+MEMORY_TRIMS = ("visible", "goal")
 CHECKPOINT_FORMAT = "latent-gridworld-bc-checkpoint"
 CHECKPOINT_VERSION = 1
 # TrainConfig fields that do not change what a run learns (not compared on load)
@@ -71,6 +72,9 @@ class TrainConfig:
         n_relevant: Relevant episodes per oracle retrieval.
         n_distractors: Distractor episodes per retrieval.
         memory_steps: Steps kept per retrieved episode (those with objects in view).
+        memory_trim: Which steps of a retrieved episode are kept: ``visible`` (steps with any
+            object in view, each object's first sighting first) or ``goal`` (steps that show
+            the current goal first; ours).
         max_current: Steps of the current episode kept in context (a sliding window).
         aux_goal_weight: Weight of an auxiliary loss that predicts the goal's (row, col) at
             every step (0: off). It gives a dense signal for reading where the goal is from
@@ -103,6 +107,7 @@ class TrainConfig:
     n_relevant: int = 1
     n_distractors: int = 2
     memory_steps: int = 10
+    memory_trim: str = "visible"
     max_current: int = 64
     aux_goal_weight: float = 0.0
     stream: dict[str, Any] = field(default_factory=lambda: asdict(StreamConfig()))
@@ -124,6 +129,10 @@ class TrainConfig:
         if self.retrieval not in RETRIEVAL_MODES:
             problems.append(
                 f"unknown retrieval mode {self.retrieval!r}; valid: {', '.join(RETRIEVAL_MODES)}"
+            )
+        if self.memory_trim not in MEMORY_TRIMS:
+            problems.append(
+                f"unknown memory_trim {self.memory_trim!r}; valid: {', '.join(MEMORY_TRIMS)}"
             )
         for name in ("steps", "batch_size", "memory_steps", "max_current", "threads"):
             if getattr(self, name) < 1:
@@ -230,7 +239,9 @@ class ContextMaker:
         n_mazes = self.world.n_mazes
         for s, eps in zip(samples, retrieved, strict=True):
             rows = current_rows(self.fmt, s.episode, min(s.episode.maze, n_mazes))
-            blocks = retrieved_blocks(self.fmt, eps, s.goal, self.config.memory_steps, n_mazes)
+            blocks = retrieved_blocks(
+                self.fmt, eps, s.goal, self.config.memory_steps, n_mazes, self.config.memory_trim
+            )
             cells = self._goal_cells(s) if self.config.aux_goal_weight > 0 else None
             ctx = build_context(
                 self.fmt,

@@ -13,7 +13,7 @@ from latent_gridworld.datasets import EpisodeArrays
 from latent_gridworld.episode import Episode
 
 RETRIEVAL_MODES = ("oracle", "knn", "none")
-TRIM_MODES = ("visible", "recent", "uniform")
+TRIM_MODES = ("visible", "goal", "recent", "uniform")
 
 
 def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -287,12 +287,27 @@ def make_retriever(
     return KnnRetriever(memory, featurizer)
 
 
-def trim_steps(visible: np.ndarray, max_steps: int, prefer: str = "visible") -> np.ndarray:
-    """Sorted step indices (rows of an episode's views) kept by :func:`trim`."""
+def trim_steps(
+    visible: np.ndarray, max_steps: int, prefer: str = "visible", goal: int | None = None
+) -> np.ndarray:
+    """Sorted step indices (rows of an episode's views) kept by :func:`trim`.
+
+    ``prefer="goal"`` (needs ``goal``) keeps the steps in which ``goal`` is in view first
+    (evenly spaced if there are more than ``max_steps``), then fills up as ``"visible"`` does.
+    """
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     if prefer not in TRIM_MODES:
         raise ValueError(f"unknown prefer {prefer!r}; valid: {', '.join(TRIM_MODES)}")
+    if prefer == "goal":
+        if goal is None:
+            raise ValueError('prefer="goal" needs the goal object type')
+        seen = np.flatnonzero(visible[:, goal])
+        if len(seen) > max_steps:
+            seen = seen[np.unique(np.linspace(0, len(seen) - 1, max_steps).round().astype(int))]
+        rest = trim_steps(visible, max_steps, "visible")
+        fill = rest[~np.isin(rest, seen)][: max_steps - len(seen)]
+        return np.union1d(seen, fill).astype(np.int64)
     n = len(visible)
     if n <= max_steps and prefer != "visible":
         return np.arange(n)
@@ -316,11 +331,14 @@ def trim_steps(visible: np.ndarray, max_steps: int, prefer: str = "visible") -> 
     return np.array(sorted(keep), dtype=np.int64)
 
 
-def trim(episode: Episode, max_steps: int = 10, prefer: str = "visible") -> Episode:
+def trim(
+    episode: Episode, max_steps: int = 10, prefer: str = "visible", goal: int | None = None
+) -> Episode:
     """A shorter copy of ``episode`` that fits a context budget of ``max_steps`` steps.
 
     ``prefer="visible"`` keeps steps whose view shows an object (each object's first sighting
     first, then evenly spaced; D9 found retrieved episodes cut to <= 10 such steps worked);
+    ``"goal"`` keeps the steps that show object type ``goal`` first, then fills up likewise;
     ``"recent"`` keeps the last steps; ``"uniform"`` spaces them evenly. The kept steps need not
     be consecutive: ``positions`` tells where each one was. The action kept with each step is
     the one taken there; the last kept step has none (``len(actions) == len(views) - 1``).
@@ -331,7 +349,7 @@ def trim(episode: Episode, max_steps: int = 10, prefer: str = "visible") -> Epis
     >>> len(t.views) <= 4, len(t.actions) == len(t.views) - 1, bool(t.visible.any(axis=1).all())
     (True, True, True)
     """
-    keep = trim_steps(episode.visible, max_steps, prefer)
+    keep = trim_steps(episode.visible, max_steps, prefer, goal)
     fields = {
         "views": episode.views[keep],
         "goals": episode.goals[keep],
