@@ -228,6 +228,27 @@ def test_oracle_distractors_and_control(memory):
     assert one.tolist() == [relevant[0]]
 
 
+def test_oracle_other_goal_relevant_episodes_only_passed_the_goal(memory, train):
+    rng = np.random.default_rng(2)
+    retriever = make_retriever("oracle", memory, n_distractors=0, relevant_goal="other")
+    checked = 0
+    for maze in range(16):
+        for goal in world.build_maze(WorldConfig(), maze).explicit_types:
+            goal = int(goal)
+            passed = [
+                i for i in memory.relevant_ids(maze, goal) if goal not in memory[int(i)].goals
+            ]
+            ids = retriever.retrieve_ids(RetrievalQuery(maze=maze, goal=goal), k=1, rng=rng)
+            if passed:  # seen on the way to another goal
+                assert int(ids[0]) in passed
+                checked += 1
+            else:  # nothing passed it: fall back to any relevant episode
+                assert int(ids[0]) in memory.relevant_ids(maze, goal)
+    assert checked >= 16
+    with pytest.raises(ValueError, match="unknown relevant_goal 'same'; valid: any, other"):
+        make_retriever("oracle", memory, relevant_goal="same")
+
+
 def test_oracle_handles_unbounded_maze_ids():
     config = WorldConfig()
     rng = np.random.default_rng(0)

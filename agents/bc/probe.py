@@ -74,3 +74,70 @@ def memory_probe(
         row["samples"] = float(len(subset))
         out[kind] = {k: round(v, 4) if np.isfinite(v) else v for k, v in row.items()}
     return out
+
+
+@torch.no_grad()
+def goal_location_probe(
+    model: BCTransformer,
+    config: TrainConfig,
+    memory: Any | None,
+    splits: tuple[str, ...] = ("explicit", "latent", "new_maze"),
+    n_tasks: int = 200,
+    seed: int = PROBE_SEED,
+) -> dict[str, dict[str, float]]:
+    """Whether the model knows where the goal is before it has seen it (needs the goal head).
+
+    For expert episodes of each split's tasks whose goal is not in view at the start, reads
+    the auxiliary goal head at the first step (``start_*``) and at the last step before the
+    goal comes into view (``before_*``: by then the expert's views have shown which maze this
+    is), and reports how often its (row, col) argmax is the goal's cell (``*_acc``) and its
+    loss per coordinate (``*_loss``). A baseline that scores well above chance on ``latent``
+    has learned where latent objects lie without retrieval (parametric latent learning); a
+    retrieval agent that scores higher with the relevant episode than with distractors reads
+    it from memory. ``new_maze`` tasks (no memory of the maze exists) give the chance level.
+    """
+    from agents.bc.data import Sample
+    from agents.bc.train import to_tensors
+    from latent_gridworld.core import world as world_core
+    from latent_gridworld.datasets import expert_episode
+
+    if model.goal_head is None:
+        raise ValueError("the goal-location probe needs a model trained with aux_goal_weight > 0")
+    world = config.world_config().replace(icl_share=0.0)
+    rng = np.random.default_rng([seed, 7])
+    aux = dataclasses.replace(config, aux_goal_weight=1.0)
+    variants: dict[str, tuple[TrainConfig, Any]] = {"none": (aux, None)}
+    if memory is not None:
+        variants["relevant"] = (aux, memory)
+        variants["distractors"] = (
+            dataclasses.replace(aux, n_relevant=0, n_distractors=config.k),
+            memory,
+        )
+    out: dict[str, dict[str, float]] = {}
+    for split in splits:
+        samples = []
+        while len(samples) < n_tasks:
+            task = world_core.sample_task(world, rng, split)
+            ep = expert_episode(world, task, rng)
+            if ep.visible[0, task.goal] or len(ep) > config.max_current:
+                continue  # goal in view at the start (nothing to know in advance), or too long
+            samples.append(Sample(ep, task.goal, (task.maze, 0), pool=split != "new_maze"))
+        row: dict[str, float] = {}
+        for name, (cfg, mem) in variants.items():
+            if mem is not None and split == "new_maze":
+                continue  # the pool memory holds nothing of a new maze
+            batch = to_tensors(ContextMaker(cfg, mem).contexts(samples))
+            model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
+            rows_l, cols_l = model.goal_logits(model.last_hidden)
+            first = (batch["segment"] == 0).int().argmax(dim=1)  # the first current step
+            seen_at = torch.tensor([int(s.episode.visible[:, s.goal].argmax()) for s in samples])
+            idx = torch.arange(len(samples))
+            for when, pos in (("start", first), ("before", first + seen_at - 1)):
+                r, c = rows_l[idx, pos], cols_l[idx, pos]
+                cells = batch["goal_cells"][idx, pos]
+                hit = (r.argmax(-1) == cells[:, 0]) & (c.argmax(-1) == cells[:, 1])
+                loss = F.cross_entropy(r, cells[:, 0]) + F.cross_entropy(c, cells[:, 1])
+                row[f"{name}_{when}_acc"] = round(float(hit.float().mean()), 4)
+                row[f"{name}_{when}_loss"] = round(float(loss) / 2, 4)
+        out[split] = row
+    return out

@@ -72,6 +72,8 @@ class TrainConfig:
         n_relevant: Relevant episodes per oracle retrieval.
         n_distractors: Distractor episodes per retrieval.
         memory_steps: Steps kept per retrieved episode (those with objects in view).
+        relevant_goal: ``oracle``: ``any`` relevant episode, or ``other``: prefer episodes
+            that passed the goal on the way to another goal (as every latent query's are).
         memory_trim: Which steps of a retrieved episode are kept: ``visible`` (steps with any
             object in view, each object's first sighting first) or ``goal`` (steps that show
             the current goal first; ours).
@@ -108,6 +110,7 @@ class TrainConfig:
     n_distractors: int = 2
     memory_steps: int = 10
     memory_trim: str = "visible"
+    relevant_goal: str = "any"
     max_current: int = 64
     aux_goal_weight: float = 0.0
     stream: dict[str, Any] = field(default_factory=lambda: asdict(StreamConfig()))
@@ -130,6 +133,8 @@ class TrainConfig:
             problems.append(
                 f"unknown retrieval mode {self.retrieval!r}; valid: {', '.join(RETRIEVAL_MODES)}"
             )
+        if self.relevant_goal not in ("any", "other"):
+            problems.append(f"unknown relevant_goal {self.relevant_goal!r}; valid: any, other")
         if self.memory_trim not in MEMORY_TRIMS:
             problems.append(
                 f"unknown memory_trim {self.memory_trim!r}; valid: {', '.join(MEMORY_TRIMS)}"
@@ -310,11 +315,13 @@ def make_retriever(
     """The retriever of ``config.retrieval`` over ``memory`` (counts default to the config's)."""
     from agents.memory import make_retriever as make
 
+    options = {"relevant_goal": config.relevant_goal} if config.retrieval == "oracle" else {}
     return make(
         config.retrieval,
         memory,
         n_relevant=config.n_relevant if n_relevant is None else n_relevant,
         n_distractors=config.n_distractors if n_distractors is None else n_distractors,
+        **options,
     )
 
 

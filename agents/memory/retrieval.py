@@ -14,6 +14,7 @@ from latent_gridworld.episode import Episode
 
 RETRIEVAL_MODES = ("oracle", "knn", "none")
 TRIM_MODES = ("visible", "goal", "recent", "uniform")
+RELEVANT_GOALS = ("any", "other")
 
 
 def _rng(rng: np.random.Generator | int | None) -> np.random.Generator:
@@ -91,6 +92,12 @@ class OracleRetriever(Retriever):
             (episodes that did not see the goal), when there are any; otherwise it comes from
             other mazes.
         shuffle: Shuffle the returned episodes so their position does not reveal relevance.
+        relevant_goal: ``"any"``: any relevant episode; ``"other"``: prefer relevant episodes
+            whose goals did not include the query's goal (the goal was only passed on the way
+            to something else), falling back to any when there are none. A latent query can
+            only ever retrieve such episodes; ``"other"`` makes explicit queries match it, so
+            that reading the goal's location from a retrieved episode's *views* is the only
+            skill retrieval teaches (ours, not the paper's).
     """
 
     mode = "oracle"
@@ -102,8 +109,15 @@ class OracleRetriever(Retriever):
         n_distractors: int = 2,
         same_maze_distractors: float = 0.5,
         shuffle: bool = True,
+        relevant_goal: str = "any",
     ) -> None:
         super().__init__(memory)
+        if relevant_goal not in RELEVANT_GOALS:
+            raise ValueError(
+                f"unknown relevant_goal {relevant_goal!r}; valid: {', '.join(RELEVANT_GOALS)}"
+            )
+        self.relevant_goal = relevant_goal
+        self._other_goal_cache: dict[tuple[int, int, int, int], np.ndarray] = {}
         for name, value in (("n_relevant", n_relevant), ("n_distractors", n_distractors)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -129,6 +143,8 @@ class OracleRetriever(Retriever):
         assert memory is not None
         exclude = np.asarray(query.exclude, dtype=np.int64)
         relevant = memory.relevant_ids(query.maze, query.goal, query.placement)
+        if self.relevant_goal == "other":
+            relevant = self._passed_by(relevant, query)
         if len(exclude):
             relevant = np.setdiff1d(relevant, exclude)
         n_rel = min(self.n_relevant, len(relevant), k)
@@ -139,6 +155,16 @@ class OracleRetriever(Retriever):
         if self.shuffle:
             ids = gen.permutation(ids)
         return ids
+
+    def _passed_by(self, relevant: np.ndarray, query: RetrievalQuery) -> np.ndarray:
+        """The relevant ids whose episode never had the query's goal as a goal (or all)."""
+        assert self.memory is not None
+        key = (int(query.maze), int(query.placement), int(query.goal), len(self.memory))
+        if key not in self._other_goal_cache:
+            goal = int(query.goal)
+            other = [i for i in relevant if goal not in self.memory[int(i)].goals]
+            self._other_goal_cache[key] = np.asarray(other, dtype=np.int64) if other else relevant
+        return self._other_goal_cache[key]
 
     def _distractors(
         self, query: RetrievalQuery, n: int, gen: np.random.Generator, exclude: np.ndarray
