@@ -115,7 +115,7 @@ def goal_location_probe(
         )
     out: dict[str, dict[str, float]] = {}
     for split in splits:
-        samples = []
+        samples: list[Sample] = []
         while len(samples) < n_tasks:
             task = world_core.sample_task(world, rng, split)
             ep = expert_episode(world, task, rng)

@@ -315,7 +315,9 @@ def make_retriever(
     """The retriever of ``config.retrieval`` over ``memory`` (counts default to the config's)."""
     from agents.memory import make_retriever as make
 
-    options = {"relevant_goal": config.relevant_goal} if config.retrieval == "oracle" else {}
+    options: dict[str, Any] = (
+        {"relevant_goal": config.relevant_goal} if config.retrieval == "oracle" else {}
+    )
     return make(
         config.retrieval,
         memory,
