@@ -250,6 +250,17 @@ def test_checkpoint_from_another_config_is_rejected(trained, tmp_path):
         load_checkpoint(tmp_path / "junk.pt")
 
 
+def test_baseline_checkpoint_serves_any_retrieval_setting_but_a_retrieval_one_does_not(trained):
+    path, config = trained  # a baseline
+    other_memory = dataclasses.replace(
+        config, retrieval="knn", n_distractors=4, memory_trim="goal", relevant_goal="other"
+    )
+    load_checkpoint(path, expect=other_memory)  # the baseline never read a memory
+    as_retrieval = dataclasses.replace(other_memory, agent="retrieval")
+    with pytest.raises(ValueError, match="trained with another config: agent"):
+        load_checkpoint(path, expect=as_retrieval)
+
+
 def test_dataset_from_another_world_is_rejected_before_training(tmp_path):
     ds = generate_dataset(episodes=20, seed=0, **{**TINY_WORLD, "view_size": 5})
     save_dataset(ds, tmp_path / "d.npz")

@@ -44,6 +44,10 @@ RETRIEVAL_MODES = ("oracle", "knn")
 MEMORY_TRIMS = ("visible", "goal")
 CHECKPOINT_FORMAT = "latent-gridworld-bc-checkpoint"
 CHECKPOINT_VERSION = 1
+# TrainConfig fields that only say how the retrieval agent queries its memory
+RETRIEVAL_FIELDS = frozenset(
+    {"retrieval", "n_relevant", "n_distractors", "memory_steps", "memory_trim", "relevant_goal"}
+)
 # TrainConfig fields that do not change what a run learns (not compared on load)
 RUNTIME_FIELDS = frozenset(
     {"steps", "out", "progress", "tensorboard", "eval_every", "eval_tasks", "threads", "dataset"}
@@ -424,10 +428,12 @@ def load_checkpoint(
         )
     config = TrainConfig(**json.loads(payload["train_config"]))
     if expect is not None:
+        # the baseline never builds a memory: how one would be queried does not change it
+        ignored = RUNTIME_FIELDS | (RETRIEVAL_FIELDS if expect.agent == "baseline" else set())
         mismatched = [
             name
             for name in sorted(asdict(expect))
-            if name not in RUNTIME_FIELDS
+            if name not in ignored
             if getattr(config, name) != getattr(expect, name)
         ]
         if mismatched:
