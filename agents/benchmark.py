@@ -386,6 +386,63 @@ def _probe_job(path: str) -> dict[str, Any]:
     return memory_probe(model, cfg, pool, memory)
 
 
+def _goal_probe_job(paths: dict[str, str]) -> dict[str, Any]:
+    """The goal-location probe of every BC agent with a goal head (see agents/bc/probe.py)."""
+    from agents.bc.probe import goal_location_probe
+    from agents.bc.train import load_checkpoint, load_pool
+    from agents.memory import EpisodicMemory
+
+    out: dict[str, Any] = {}
+    for agent, path in sorted(paths.items()):
+        model, cfg, _ = load_checkpoint(path)
+        if model.goal_head is None:
+            continue
+        memory = None
+        if cfg.agent == "retrieval":
+            memory = EpisodicMemory(n_object_types=cfg.world_config().n_object_types)
+            memory.extend(load_pool(cfg))
+        out[agent] = goal_location_probe(model, cfg, memory)
+    return out
+
+
+def probe_lines(per_seed: dict[int, dict[str, Any]]) -> list[str]:
+    """The memory and goal-location probe lines of every seed, for the console."""
+    lines = []
+    for seed, r in per_seed.items():
+        if "_probe" in r:
+            lines.append(
+                f"memory probe (seed {seed}, teacher-forced loss): "
+                + "; ".join(
+                    f"{kind}: relevant {v['relevant_loss']:.3f}, distractors "
+                    f"{v['distractors_loss']:.3f}, none {v['none_loss']:.3f}"
+                    for kind, v in r["_probe"].items()
+                )
+            )
+    for seed, r in per_seed.items():
+        if r.get("_goal_probe"):
+            lines.append(format_goal_probe(seed, r["_goal_probe"]))
+    return lines
+
+
+def format_goal_probe(seed: int, probe: dict[str, Any]) -> str:
+    """One line: how often each agent's goal head points at the goal just before seeing it."""
+    parts = []
+    for agent, splits in probe.items():
+        for variant in ("none", "relevant", "distractors"):
+            accs = [
+                f"{split} {r[f'{variant}_before_acc']:.2f}"
+                for split, r in splits.items()
+                if f"{variant}_before_acc" in r
+            ]
+            if accs and not (agent == "retrieval" and variant == "none"):
+                label = agent if variant == "none" else f"{agent} ({variant})"
+                parts.append(f"{label}: " + ", ".join(accs))
+    return (
+        f"goal-location probe (seed {seed}, share of tasks whose goal cell the model names just "
+        "before the goal comes into view): " + "; ".join(parts)
+    )
+
+
 def _eval_key(job: tuple[Any, ...]) -> dict[str, Any]:
     """What an evaluation depends on: checkpoints (by content hash), splits, tasks, agents."""
     import hashlib
@@ -526,8 +583,9 @@ def evaluate_seeds(
     """Evaluate every seed (reusing stored evaluations of the same checkpoints and tasks)."""
     per_seed: dict[int, dict[str, Any]] = {}
     jobs = {}
+    all_jobs = {}
     for seed in preset.seeds:
-        job = (
+        job = all_jobs[seed] = (
             seed,
             {a: paths[(a, seed)] for a in args.bc_agents},
             list(args.splits),
@@ -550,6 +608,17 @@ def evaluate_seeds(
             probes = {s: pool.submit(_probe_job, paths[("retrieval", s)]) for s in missing}
             for seed, fut in probes.items():
                 per_seed[seed]["_probe"] = fut.result()
+    missing = [seed for seed, r in per_seed.items() if "_goal_probe" not in r]
+    with _executor(args.jobs, args.ray) as pool:
+        goal_probes = {
+            s: pool.submit(
+                _goal_probe_job, {a: str(paths[(a, s)]) for a in args.bc_agents if (a, s) in paths}
+            )
+            for s in missing
+        }
+        for seed, fut in goal_probes.items():
+            per_seed[seed]["_goal_probe"] = fut.result()
+            _store_eval(out, all_jobs[seed], per_seed[seed])  # keep the probe with the evaluation
     return dict(sorted(per_seed.items()))
 
 
@@ -620,16 +689,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = format_table(table, args.splits)
     say("")
     say(text)
-    for seed, r in per_seed.items():
-        if "_probe" in r:
-            say(
-                f"memory probe (seed {seed}, teacher-forced loss): "
-                + "; ".join(
-                    f"{kind}: relevant {v['relevant_loss']:.3f}, distractors "
-                    f"{v['distractors_loss']:.3f}, none {v['none_loss']:.3f}"
-                    for kind, v in r["_probe"].items()
-                )
-            )
+    for line in probe_lines(per_seed):
+        say(line)
     c0 = next(iter(configs.values()))
     title = (
         f"{args.preset}: {len(preset.seeds)} seed(s), {preset.steps} steps, "
@@ -648,6 +709,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for s, r in per_seed.items()
         },
         "memory_probe": {str(s): r["_probe"] for s, r in per_seed.items() if "_probe" in r},
+        "goal_probe": {
+            str(s): r["_goal_probe"] for s, r in per_seed.items() if r.get("_goal_probe")
+        },
         "train_stats": train_stats,
         "wall_seconds": {
             "total": time.perf_counter() - t_start,

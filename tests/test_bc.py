@@ -307,3 +307,25 @@ def test_memory_probe_compares_like_with_like(trained):
         row = probe[kind]
         assert row["samples"] == 16
         assert row["relevant_loss"] == row["distractors_loss"] == row["none_loss"]
+
+
+def test_goal_location_probe_reads_the_goal_head_before_the_goal_is_seen(trained, tmp_path):
+    from agents.bc.probe import goal_location_probe
+
+    path, _ = trained
+    model, loaded, _ = load_checkpoint(path)
+    with pytest.raises(ValueError, match="needs a model trained with aux_goal_weight > 0"):
+        goal_location_probe(model, loaded, None)
+    config = tiny_config(tmp_path, "retrieval", aux_goal_weight=1.0)
+    untrained = BCTransformer(config.model_config())
+    pool = generate_dataset(episodes=60, seed=0, **TINY_WORLD)
+    memory = EpisodicMemory(n_object_types=TINY_WORLD["n_object_types"])
+    memory.extend(pool)
+    probe = goal_location_probe(untrained, config, memory, n_tasks=12)
+    assert set(probe) == {"explicit", "latent", "new_maze"}
+    # no memory of a new maze exists, so only the memory-free variant is probed there
+    assert {k.split("_")[0] for k in probe["new_maze"]} == {"none"}
+    assert {k.split("_")[0] for k in probe["latent"]} == {"none", "relevant", "distractors"}
+    for row in probe.values():
+        for key, value in row.items():
+            assert (0.0 <= value <= 1.0) if key.endswith("acc") else value > 0.0
