@@ -89,6 +89,36 @@ def test_step_rows_are_the_tokenizer_encoding(cues):
     assert rows.shape == (len(ep), fmt.length)
 
 
+def test_object_location_tokens_name_the_maze_cell_of_every_object_in_view():
+    from latent_gridworld.core import world as world_core
+
+    config = WorldConfig(size=13, position_cue=True)
+    fmt = StepFormat(25, position_cue=True, object_slots=2)
+    start = 25 + 3 + 2  # view, <goal> letter action, row col
+    checked = 0
+    for ep in generate_dataset(episodes=20, seed=5, icl_share=0.0, size=13, position_cue=True):
+        maze = world_core.build_maze(config, ep.maze)
+        cell_of = {int(t): tuple(c) for t, c in zip(maze.object_types, maze.object_cells)}
+        rows = current_rows(fmt, ep)
+        assert rows.shape[1] == fmt.length == start + 6 + 1
+        for t in range(len(ep)):
+            names = [TOKENIZER.itos[int(i)] for i in rows[t, start : start + 6]]
+            listed = {(names[k], names[k + 1], names[k + 2]) for k in (0, 3) if names[k] != "<pad>"}
+            in_view = np.flatnonzero(ep.visible[t])
+            expected = {
+                (
+                    TOKENIZER.itos[int(TOKENIZER.object_tokens[o])],
+                    f"<row:{cell_of[o][0]}>",
+                    f"<col:{cell_of[o][1]}>",
+                )
+                for o in in_view
+            }
+            if len(in_view) <= 2:
+                assert listed == expected
+                checked += len(in_view)
+    assert checked > 30
+
+
 def test_memory_rows_hold_the_action_taken_and_eos_at_the_end():
     ep = generate_dataset(episodes=1, seed=4, size=9)[0]
     fmt = StepFormat(25)
@@ -226,6 +256,7 @@ def test_checkpoint_round_trip_gives_identical_actions(trained, tmp_path):
         ({"n_relevant": 0, "n_distractors": 0}, "k = n_relevant + n_distractors >= 1"),
         ({"world": {"size": 8}}, "size must be an odd integer"),
         ({"memory_trim": "first"}, "unknown memory_trim 'first'; valid: visible, goal"),
+        ({"object_slots": 2, "world": {"size": 7}}, "object_slots needs the position cue"),
     ],
 )
 def test_bad_config_fails_before_training(tmp_path, changes, message):

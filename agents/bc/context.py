@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latent_gridworld.core.constants import CODE_TO_ASCII
+from latent_gridworld.core.constants import CODE_TO_ASCII, OBJECT_BASE
 from latent_gridworld.encoders.ascii import Tokenizer
 from latent_gridworld.episode import Episode
 
@@ -37,16 +37,28 @@ class StepFormat:
         view_cells: Cells in the observed window (``V * V``).
         maze_cue: Rows carry a ``<maze:i>`` token.
         position_cue: Rows carry ``<row:r>`` and ``<col:c>`` tokens.
+        object_slots: Rows end with this many ``letter <row:r> <col:c>`` triples: the maze
+            cell of each object in view (row-major, ``<pad>`` when fewer are in view). They
+            are computed from the view and the position cue, so they add no information, only
+            a form in which "where did I see X?" is a token lookup (ours; see
+            docs/agents.md).
     """
 
     view_cells: int
     maze_cue: bool = False
     position_cue: bool = False
+    object_slots: int = 0
 
     @property
     def length(self) -> int:
         """Tokens per step row."""
-        return self.view_cells + 4 + int(self.maze_cue) + 2 * int(self.position_cue)
+        return (
+            self.view_cells
+            + 4
+            + int(self.maze_cue)
+            + 2 * int(self.position_cue)
+            + 3 * self.object_slots
+        )
 
 
 def step_rows(
@@ -97,8 +109,42 @@ def step_rows(
             raise ValueError("this step format carries a position cue: pass positions")
         pos = np.asarray(positions, dtype=np.int64)
         cols += [_ROW0 + pos[:, :1], _COL0 + pos[:, 1:2]]
+    if fmt.object_slots:
+        if positions is None:
+            raise ValueError("object-location tokens need positions (the position cue)")
+        cols.append(object_location_tokens(views, positions, fmt.object_slots))
     cols.append(np.full((t, 1), TOKENIZER.sep))
     return np.concatenate(cols, axis=1).astype(np.int64)
+
+
+def object_location_tokens(views: np.ndarray, positions: np.ndarray, slots: int) -> np.ndarray:
+    """``(T, 3 * slots)`` tokens ``letter <row:r> <col:c>`` of the objects in each view.
+
+    ``views`` are agent-centred ``(T, V, V)`` (or ``(T, V*V)``) cell codes and ``positions``
+    the agent's ``(T, 2)`` cells, so the object at view cell ``(i, j)`` lies at maze cell
+    ``position + (i - V // 2, j - V // 2)``. Objects are listed row-major; unused slots hold
+    ``<pad>``.
+    """
+    t = len(positions)
+    flat = np.asarray(views).reshape(t, -1)
+    side = int(round(np.sqrt(flat.shape[1])))
+    is_object = flat >= OBJECT_BASE
+    order = np.argsort(~is_object, axis=1, kind="stable")[:, :slots]  # object cells first
+    present = np.take_along_axis(is_object, order, axis=1)
+    codes = np.take_along_axis(flat, order, axis=1)
+    pos = np.asarray(positions, dtype=np.int64)
+    rows = pos[:, :1] + order // side - side // 2
+    cols = pos[:, 1:2] + order % side - side // 2
+    letters = TOKENIZER.object_tokens[np.where(present, codes - OBJECT_BASE, 0)]
+    out = np.stack(
+        [
+            np.where(present, letters, TOKENIZER.pad),
+            np.where(present, _ROW0 + rows, TOKENIZER.pad),
+            np.where(present, _COL0 + cols, TOKENIZER.pad),
+        ],
+        axis=2,
+    )
+    return out.reshape(t, 3 * slots).astype(np.int64)
 
 
 def current_rows(fmt: StepFormat, episode: Episode, maze_cue_id: int | None = None) -> np.ndarray:

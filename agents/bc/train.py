@@ -78,6 +78,9 @@ class TrainConfig:
         memory_steps: Steps kept per retrieved episode (those with objects in view).
         relevant_goal: ``oracle``: ``any`` relevant episode, or ``other``: prefer episodes
             that passed the goal on the way to another goal (as every latent query's are).
+        object_slots: Object-location tokens per step row (``letter <row> <col>`` of each
+            object in view, computed from the view and the position cue; 0: none). Part of the
+            step encoder, so both agents get it; see :class:`agents.bc.context.StepFormat`.
         memory_trim: Which steps of a retrieved episode are kept: ``visible`` (steps with any
             object in view, each object's first sighting first) or ``goal`` (steps that show
             the current goal first; ours).
@@ -115,6 +118,7 @@ class TrainConfig:
     memory_steps: int = 10
     memory_trim: str = "visible"
     relevant_goal: str = "any"
+    object_slots: int = 0
     max_current: int = 64
     aux_goal_weight: float = 0.0
     stream: dict[str, Any] = field(default_factory=lambda: asdict(StreamConfig()))
@@ -137,6 +141,14 @@ class TrainConfig:
             problems.append(
                 f"unknown retrieval mode {self.retrieval!r}; valid: {', '.join(RETRIEVAL_MODES)}"
             )
+        if self.object_slots:
+            if not 0 <= self.object_slots <= 8:
+                problems.append(f"object_slots must be in 0..8, got {self.object_slots}")
+            if not self.world.get("position_cue") or self.world.get("full_view"):
+                problems.append(
+                    "object_slots needs the position cue and an agent-centred view "
+                    "(world position_cue=True, full_view=False)"
+                )
         if self.relevant_goal not in ("any", "other"):
             problems.append(f"unknown relevant_goal {self.relevant_goal!r}; valid: any, other")
         if self.memory_trim not in MEMORY_TRIMS:
@@ -175,7 +187,7 @@ class TrainConfig:
     def step_format(self) -> StepFormat:
         """The row layout this world gives."""
         w = self.world_config()
-        return StepFormat(w.observed_size**2, w.maze_cue, w.position_cue)
+        return StepFormat(w.observed_size**2, w.maze_cue, w.position_cue, self.object_slots)
 
     def model_config(self) -> ModelConfig:
         """The architecture, with the vocabulary and row length filled in."""
