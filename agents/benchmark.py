@@ -695,6 +695,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     title = (
         f"{args.preset}: {len(preset.seeds)} seed(s), {preset.steps} steps, "
         f"{preset.eval_tasks} tasks/split, world {c0.world}, retrieval {c0.retrieval}"
+        + "".join(f", --set {item}" for item in args.set)
     )
     results = {
         "preset": args.preset,
