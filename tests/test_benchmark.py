@@ -72,7 +72,7 @@ def test_checkpoint_of_another_config_is_an_error_before_training(smoke_run, cap
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--preset", "huge"], "unknown preset 'huge'; valid: default, demo, smoke"),
+        (["--preset", "huge"], "unknown preset 'huge'; valid: default, default-v1, demo, smoke"),
         (["--retrieval", "bm25"], "unknown retrieval mode 'bm25'; valid: oracle, knn"),
         (["--splits", "test"], "unknown split(s) ['test']"),
         (["--bc-agents", "lstm"], "unknown BC agent(s) ['lstm']; valid: baseline, retrieval"),
