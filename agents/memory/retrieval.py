@@ -160,6 +160,8 @@ class OracleRetriever(Retriever):
         """The relevant ids whose episode never had the query's goal as a goal (or all)."""
         assert self.memory is not None
         key = (int(query.maze), int(query.placement), int(query.goal), len(self.memory))
+        if self._other_goal_cache and next(iter(self._other_goal_cache))[3] != key[3]:
+            self._other_goal_cache.clear()  # the memory grew: stored answers may be stale
         if key not in self._other_goal_cache:
             goal = int(query.goal)
             other = [i for i in relevant if goal not in self.memory[int(i)].goals]
