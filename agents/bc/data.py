@@ -52,7 +52,8 @@ class StreamConfig:
             too (ours, not the paper's). The objects are moved, so the latent object's test
             cell is never a training goal cell; what this teaches is that in a *known* maze
             the goal's location can only come from the retrieved episode, the skill a latent
-            test needs. Off: moved mazes use the explicit types only, as the pool does.
+            test needs. Measured harmful (docs/results.md section 10: it taught the baseline to
+            search for latent types); off: moved mazes use the explicit types only.
     """
 
     stream_share: float = 0.5

@@ -149,8 +149,12 @@ class TrainConfig:
                     "object_slots needs the position cue and an agent-centred view "
                     "(world position_cue=True, full_view=False)"
                 )
-        if self.relevant_goal not in ("any", "other"):
-            problems.append(f"unknown relevant_goal {self.relevant_goal!r}; valid: any, other")
+        from agents.memory.retrieval import RELEVANT_GOALS
+
+        if self.relevant_goal not in RELEVANT_GOALS:
+            problems.append(
+                f"unknown relevant_goal {self.relevant_goal!r}; valid: {', '.join(RELEVANT_GOALS)}"
+            )
         if self.memory_trim not in MEMORY_TRIMS:
             problems.append(
                 f"unknown memory_trim {self.memory_trim!r}; valid: {', '.join(MEMORY_TRIMS)}"
