@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from latent_gridworld.core.constants import N_ACTIONS
 
@@ -36,6 +37,11 @@ class ModelConfig:
         max_segments: Retrieved episodes the segment table has room for, plus one.
         aux_size: With ``> 0``, a head that predicts the goal's (row, col) (each one of
             ``aux_size`` classes) at every step: the auxiliary "where is the goal" loss.
+        goal_conditioned: The action head also reads a target cell: the goal head's own
+            (detached) row and column distributions, or in training, for a share of steps,
+            the true goal cell (teacher forcing). The policy then acts on where it believes
+            the goal is: "where" (goal head) and "how to get there" (action head) are split
+            (ours; needs ``aux_size``).
     """
 
     vocab_size: int
@@ -47,6 +53,7 @@ class ModelConfig:
     max_time: int = 128
     max_segments: int = 9
     aux_size: int = 0
+    goal_conditioned: bool = False
 
     def to_dict(self) -> dict[str, int]:
         """Plain dict for checkpoints."""
@@ -78,12 +85,24 @@ class BCTransformer(nn.Module):
             norm_first=True,
         )
         self.transformer = nn.TransformerEncoder(layer, c.n_layers, enable_nested_tensor=False)
-        self.head = nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, N_ACTIONS))
         self.goal_head = (
             nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, 2 * c.aux_size))
             if c.aux_size
             else None
         )
+        self.target_embed: nn.Module | None = None
+        if c.goal_conditioned:
+            if not c.aux_size:
+                raise ValueError("goal_conditioned needs the goal head (aux_size > 0)")
+            self.target_embed = nn.Linear(2 * c.aux_size, c.d_model)
+            self.head = nn.Sequential(
+                nn.LayerNorm(c.d_model),
+                nn.Linear(c.d_model, 2 * c.d_model),
+                nn.GELU(),
+                nn.Linear(2 * c.d_model, N_ACTIONS),
+            )
+        else:
+            self.head = nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, N_ACTIONS))
         nn.init.normal_(self.slot, std=0.02)
 
     def forward(
@@ -92,11 +111,15 @@ class BCTransformer(nn.Module):
         segment: torch.Tensor,
         time: torch.Tensor,
         pad: torch.Tensor,
+        goal_cells: torch.Tensor | None = None,
+        teacher_forcing: float = 0.0,
     ) -> torch.Tensor:
         """Action logits ``(B, N, 4)`` for every position of ``rows`` ``(B, N, L)``.
 
         ``pad`` ``(B, N)`` is True on padding rows (right padding only: causal attention then
-        never lets a real row read a padded one).
+        never lets a real row read a padded one). With ``goal_conditioned``, ``goal_cells``
+        ``(B, N, 2)`` (``-100``: unknown) and ``teacher_forcing`` (a probability per row) give
+        the action head the true goal cell instead of the goal head's belief (training only).
         """
         b, n, length = rows.shape
         x = self.token(rows) + self.slot  # (B, N, L, d_token)
@@ -109,7 +132,24 @@ class BCTransformer(nn.Module):
         del pad
         x = self.transformer(x, mask=causal, is_causal=True)
         self.last_hidden = x  # read by the auxiliary goal loss in training
-        return self.head(x)
+        if self.target_embed is None:
+            return self.head(x)
+        row_logits, col_logits = self.goal_logits(x)
+        # detached: the action loss must not teach the goal head to say what is easy to act on
+        target = torch.cat([row_logits.softmax(-1), col_logits.softmax(-1)], -1).detach()
+        if goal_cells is not None and teacher_forcing > 0:
+            known = goal_cells[..., 0] >= 0
+            forced = known & (torch.rand(known.shape) < teacher_forcing)
+            size = self.config.aux_size
+            truth = torch.cat(
+                [
+                    F.one_hot(goal_cells[..., 0].clamp(min=0), size),
+                    F.one_hot(goal_cells[..., 1].clamp(min=0), size),
+                ],
+                -1,
+            ).to(target.dtype)
+            target = torch.where(forced[..., None], truth, target)
+        return self.head(x + self.target_embed(target))
 
     def goal_logits(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Row and column logits ``(B, N, aux_size)`` of the goal cell (needs ``aux_size``)."""

@@ -88,6 +88,10 @@ class TrainConfig:
         aux_goal_weight: Weight of an auxiliary loss that predicts the goal's (row, col) at
             every step (0: off). It gives a dense signal for reading where the goal is from
             the context; without it only the few steps at junctions depend on that.
+        goal_conditioned: The action head also reads the goal head's belief of the goal's
+            cell (needs ``aux_goal_weight > 0``; ours, see :class:`ModelConfig`).
+        goal_teacher_forcing: With ``goal_conditioned``, the share of training steps whose
+            action head reads the true goal cell instead of that belief.
         stream: How batches mix pool and stream episodes.
         model: Architecture (``vocab_size``/``step_len`` are filled in).
         eval_every: Closed-loop evaluation every this many steps (0: only at the end).
@@ -121,6 +125,8 @@ class TrainConfig:
     object_slots: int = 0
     max_current: int = 64
     aux_goal_weight: float = 0.0
+    goal_conditioned: bool = False
+    goal_teacher_forcing: float = 0.5
     stream: dict[str, Any] = field(default_factory=lambda: asdict(StreamConfig()))
     model: dict[str, Any] = field(
         default_factory=lambda: {"d_token": 8, "d_model": 64, "n_layers": 2, "n_heads": 4}
@@ -159,6 +165,12 @@ class TrainConfig:
             problems.append(
                 f"unknown memory_trim {self.memory_trim!r}; valid: {', '.join(MEMORY_TRIMS)}"
             )
+        if self.goal_conditioned and self.aux_goal_weight <= 0:
+            problems.append("goal_conditioned needs the goal head (aux_goal_weight > 0)")
+        if not 0.0 <= self.goal_teacher_forcing <= 1.0:
+            problems.append(
+                f"goal_teacher_forcing must be in [0, 1], got {self.goal_teacher_forcing}"
+            )
         for name in ("steps", "batch_size", "memory_steps", "max_current", "threads"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -167,16 +179,23 @@ class TrainConfig:
                 f"need n_relevant, n_distractors >= 0 and k = n_relevant + n_distractors >= 1, "
                 f"got {self.n_relevant} and {self.n_distractors}"
             )
+        problems += self._unknown_options()
+        if problems:
+            raise ValueError("invalid training config: " + "; ".join(problems))
+        self.world_config()  # raises with the world's own message
+
+    def _unknown_options(self) -> list[str]:
+        problems = []
         unknown = set(self.stream) - {f.name for f in dataclasses.fields(StreamConfig)}
         if unknown:
             problems.append(f"unknown stream option(s) {sorted(unknown)}")
         model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
-        unknown = set(self.model) - (model_fields - {"vocab_size", "step_len"})
+        # filled in from the world and the other fields, never set through ``model``
+        derived = {"vocab_size", "step_len", "max_segments", "aux_size", "goal_conditioned"}
+        unknown = set(self.model) - (model_fields - derived)
         if unknown:
             problems.append(f"unknown model option(s) {sorted(unknown)}")
-        if problems:
-            raise ValueError("invalid training config: " + "; ".join(problems))
-        self.world_config()  # raises with the world's own message
+        return problems
 
     @property
     def k(self) -> int:
@@ -200,6 +219,7 @@ class TrainConfig:
             step_len=self.step_format().length,
             max_segments=max(9, self.k + 1),
             aux_size=self.world_config().size if self.aux_goal_weight > 0 else 0,
+            goal_conditioned=self.goal_conditioned,
             **self.model,
         )
 
@@ -254,19 +274,19 @@ class ContextMaker:
         self.pool_memory = pool_memory
         self.pool_retriever = None if pool_memory is None else make_retriever(config, pool_memory)
         self.rng = np.random.default_rng([config.seed, 3])
+        # rows of trimmed pool episodes by (memory id, goal): the pool never changes, and
+        # building them was half the data time of a retrieval step
+        self._pool_blocks: dict[tuple[int, int], np.ndarray] = {}
 
     def contexts(self, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
         """Collated batch arrays for ``samples``."""
-        retrieved: list[list[Any]] = [[] for _ in samples]
+        retrieved: list[list[np.ndarray]] = [[] for _ in samples]
         if self.pool_retriever is not None:
             retrieved = self._retrieve(samples)
         out = []
         n_mazes = self.world.n_mazes
-        for s, eps in zip(samples, retrieved, strict=True):
+        for s, blocks in zip(samples, retrieved, strict=True):
             rows = current_rows(self.fmt, s.episode, min(s.episode.maze, n_mazes))
-            blocks = retrieved_blocks(
-                self.fmt, eps, s.goal, self.config.memory_steps, n_mazes, self.config.memory_trim
-            )
             cells = self._goal_cells(s) if self.config.aux_goal_weight > 0 else None
             ctx = build_context(
                 self.fmt,
@@ -289,7 +309,22 @@ class ContextMaker:
         goals = sample.episode.goals[: len(sample.episode)].astype(np.int64)
         return maze.object_cells[index_of[goals]].astype(np.int64)
 
-    def _retrieve(self, samples: Sequence[Sample]) -> list[list[Any]]:
+    def _blocks(self, episodes: Sequence[Any], goal: int) -> list[np.ndarray]:
+        c = self.config
+        return retrieved_blocks(
+            self.fmt, episodes, goal, c.memory_steps, self.world.n_mazes, c.memory_trim
+        )
+
+    def _pool_block(self, memory_id: int, goal: int) -> np.ndarray:
+        key = (memory_id, goal)
+        block = self._pool_blocks.get(key)
+        if block is None:
+            assert self.pool_memory is not None
+            block = self._blocks([self.pool_memory[memory_id]], goal)[0].astype(np.int16)
+            self._pool_blocks[key] = block
+        return block.astype(np.int64)
+
+    def _retrieve(self, samples: Sequence[Sample]) -> list[list[np.ndarray]]:
         from agents.memory import EpisodicMemory
 
         # Stream samples retrieve from a memory of this batch's relevant episodes. A moved pool
@@ -302,16 +337,17 @@ class ContextMaker:
             memory = EpisodicMemory(n_object_types=self.world.n_object_types)
             memory.extend([relabel(s.relevant, ids[s.maze_key]) for s in stream])
             batch_retriever = make_retriever(self.config, memory)
-        out: list[list[Any]] = []
+        out: list[list[np.ndarray]] = []
         for s in samples:
             if s.pool:
-                eps = retrieve(
+                memory_ids = retrieve_ids(
                     self.pool_retriever, s.episode, s.goal, self.config.k, self.rng, (s.pool_index,)
                 )
+                out.append([self._pool_block(int(i), s.goal) for i in memory_ids])
             else:
                 query = relabel(s.episode, ids[s.maze_key])
                 eps = retrieve(batch_retriever, query, s.goal, self.config.k, self.rng)
-            out.append(eps)
+                out.append(self._blocks(eps, s.goal))
         return out
 
 
@@ -361,6 +397,19 @@ def retrieve(
     view and the view itself, for ``knn``): at test time retrieval happens at the start of the
     episode, so training queries must not see more.
     """
+    ids = retrieve_ids(retriever, episode, goal, k, rng, exclude)
+    return [] if retriever.memory is None else list(retriever.memory.episodes(ids))
+
+
+def retrieve_ids(
+    retriever: Any,
+    episode: Any,
+    goal: int,
+    k: int,
+    rng: np.random.Generator,
+    exclude: tuple[int, ...] = (),
+) -> np.ndarray:
+    """The memory ids :func:`retrieve` returns the episodes of."""
     from agents.memory import RetrievalQuery
 
     query = RetrievalQuery(
@@ -371,7 +420,7 @@ def retrieve(
         placement=int(getattr(episode, "placement", 0)),
         exclude=tuple(int(i) for i in exclude),
     )
-    return list(retriever.retrieve(query, k=k, rng=rng))
+    return np.asarray(retriever.retrieve_ids(query, k=k, rng=rng), dtype=np.int64)
 
 
 def first_step(episode: Any) -> Any:
@@ -543,7 +592,14 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, config)
         model.train()
-        logits = model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
+        logits = model(
+            batch["rows"],
+            batch["segment"],
+            batch["time"],
+            batch["pad"],
+            batch.get("goal_cells"),
+            config.goal_teacher_forcing,
+        )
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), batch["targets"].reshape(-1), ignore_index=-100
         )
