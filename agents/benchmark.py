@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 SPLITS = ("train", "explicit", "latent", "new_maze")
-REFERENCES = ("random", "visible_at_start", "wander_then_path")
+REFERENCES = ("random", "visible_at_start", "wander_then_path", "search_then_path")
 TIGHT_SLACK = 4  # the tight success budget: shortest path + 4 steps
 
 
@@ -467,6 +467,7 @@ def _eval_key(job: tuple[Any, ...]) -> dict[str, Any]:
         "splits": splits,
         "tasks": n_tasks,
         "third_party": third_party,
+        "references": list(REFERENCES),
         "version": 1,
     }
 

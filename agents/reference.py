@@ -8,6 +8,10 @@ so the benchmark always reports these next to the agents:
   walk (the share of *trivial* tasks).
 * ``wander_then_path``: a random walk until the goal has been seen, then the shortest path (an
   explorer with a perfect local map).
+* ``search_then_path``: knows the maze's layout but not where the goal is: walks to the
+  nearest cell it has not stood on (breadth-first, ties broken at random) until the goal has
+  been seen, then takes the shortest path. What a memoryless agent that has learnt the layout
+  can reach by search alone (ours).
 * ``expert``: the shortest path from the start (knows the whole map; the upper bound).
 
 They are privileged: the shortest path is read from the maze's distance table, built from the
@@ -16,6 +20,7 @@ world configuration and ``info["maze"]``. Each follows :class:`agents.protocol.A
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -48,7 +53,7 @@ class ReferencePolicy:
         seed: Seed of the random walk.
     """
 
-    MODES = ("random", "visible_at_start", "wander_then_path", "expert")
+    MODES = ("random", "visible_at_start", "wander_then_path", "search_then_path", "expert")
 
     def __init__(self, world: WorldConfig, mode: str, seed: int = 0) -> None:
         if mode not in self.MODES:
@@ -57,22 +62,46 @@ class ReferencePolicy:
         self.mode = mode
         self.rng = np.random.default_rng(seed)
         self._navigate = False
+        self._visited: set[tuple[int, int]] = set()
 
     def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
         """Decide at the start whether the goal is already known."""
         goal = int(info["goal"])
         self._navigate = self.mode == "expert" or (
-            self.mode in ("visible_at_start", "wander_then_path")
+            self.mode in ("visible_at_start", "wander_then_path", "search_then_path")
             and bool(info["visible_objects"][goal])
         )
+        self._visited = set()
 
     def act(self, obs: dict[str, Any], info: dict[str, Any]) -> int:
         """Random step, or a shortest-path step once the goal is known."""
-        if self.mode == "wander_then_path" and bool(info["seen_objects"][int(info["goal"])]):
+        searching = self.mode in ("wander_then_path", "search_then_path")
+        if searching and bool(info["seen_objects"][int(info["goal"])]):
             self._navigate = True
         if self._navigate:
             return shortest_path_action(self.world, info)
+        if self.mode == "search_then_path":
+            return self._towards_unvisited(info)
         return int(self.rng.integers(N_ACTIONS))
+
+    def _towards_unvisited(self, info: dict[str, Any]) -> int:
+        """First step of a shortest path to the nearest floor cell not yet stood on."""
+        walls = build_maze(self.world, int(info["maze"])).walls
+        here = (int(info["position"][0]), int(info["position"][1]))
+        self._visited.add(here)
+        first: dict[tuple[int, int], int] = {here: -1}  # cell -> first action on the way
+        queue = deque([here])
+        while queue:
+            cell = queue.popleft()
+            if cell not in self._visited:
+                return first[cell]
+            for action in self.rng.permutation(N_ACTIONS):
+                dr, dc = ACTION_DELTAS[action]
+                nxt = (cell[0] + int(dr), cell[1] + int(dc))
+                if not walls[nxt] and nxt not in first:
+                    first[nxt] = int(action) if cell == here else first[cell]
+                    queue.append(nxt)
+        return int(self.rng.integers(N_ACTIONS))  # every cell visited: wander
 
 
 def reference_factory(mode: str) -> Callable[[AgentContext], ReferencePolicy]:

@@ -20,6 +20,7 @@ AGENTS = {
     "ref:random",
     "ref:visible_at_start",
     "ref:wander_then_path",
+    "ref:search_then_path",
     "third_party_agent.py:make_agent",
 }
 
@@ -120,3 +121,67 @@ def test_aggregate_over_seeds_and_the_trivial_split():
     assert row["success_nontrivial"] == pytest.approx(1 / 3)
     assert row["per_seed_success"] == [0.5, 0.5]
     assert "0.500 ± 0.000" in format_table(aggregate(per_seed), ["latent"])
+
+
+def _steps_to_nearest(walls, start, targets) -> int:
+    """Breadth-first steps from ``start`` to the nearest cell of ``targets``."""
+    from collections import deque
+
+    seen, queue = {start: 0}, deque([start])
+    while queue:
+        cell = queue.popleft()
+        if cell in targets:
+            return seen[cell]
+        for dr, dc in ((-1, 0), (0, 1), (1, 0), (0, -1)):
+            nxt = (cell[0] + dr, cell[1] + dc)
+            if not walls[nxt] and nxt not in seen:
+                seen[nxt] = seen[cell] + 1
+                queue.append(nxt)
+    return -1
+
+
+def test_reference_policies_rank_as_their_knowledge_does():
+    from agents.bc.evaluate import evaluate_agent
+    from agents.protocol import AgentContext
+    from agents.reference import reference_factory
+    from latent_gridworld.core.config import WorldConfig
+
+    world = WorldConfig(size=9, n_mazes=8)
+    rates = {
+        mode: evaluate_agent(
+            reference_factory(mode)(AgentContext(world, None, 0)), world, "latent", 80, seed=3
+        ).success_rate
+        for mode in ("random", "wander_then_path", "search_then_path", "expert")
+    }
+    # knowing the layout makes search systematic: it beats a random walk until seen
+    assert rates["random"] <= rates["wander_then_path"] < rates["search_then_path"] < 1.0
+    assert rates["expert"] == 1.0
+
+
+def test_search_reference_heads_for_the_nearest_unvisited_cell_until_it_sees_the_goal():
+    import numpy as np
+
+    from agents.bc.evaluate import make_env
+    from agents.protocol import AgentContext
+    from agents.reference import reference_factory
+    from latent_gridworld.core.config import WorldConfig
+
+    world = WorldConfig(size=9, n_mazes=8)
+    env = make_env(world, "latent")
+    policy = reference_factory("search_then_path")(AgentContext(world, None, 0))
+    for seed in range(10):
+        obs, info = env.reset(seed=seed)
+        policy.reset(obs, info)
+        walls = env.unwrapped.state.maze.walls
+        unvisited = {(int(r), int(c)) for r, c in np.argwhere(~walls)}
+        here, done = tuple(int(x) for x in info["position"]), False
+        unvisited.discard(here)
+        while not done:
+            searching = not info["seen_objects"][info["goal"]]
+            before = _steps_to_nearest(walls, here, unvisited)
+            obs, _, done, _, info = env.step(policy.act(obs, info))
+            here = tuple(int(x) for x in info["position"])
+            if searching and unvisited:
+                assert _steps_to_nearest(walls, here, unvisited) == before - 1
+            unvisited.discard(here)
+        assert here == tuple(env.unwrapped.state.goal_cell)
