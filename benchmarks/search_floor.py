@@ -68,7 +68,7 @@ def main() -> None:
         f"\n{args.split} split, {args.tasks} tasks per row, "
         f"{time.perf_counter() - t0:.0f} s in all\n"
     )
-    print("| size | view | policy | 2x+4 | 1.5x+2 | x+4 | goal in view at start | median shortest |")
+    print("| size | view | policy | 2x+4 | 1.5x+2 | x+4 | in view at start | median shortest |")
     print("|---|---|---|---|---|---|---|---|")
     for size, view, mode, a, b, c, triv, med in rows:
         print(

@@ -42,6 +42,13 @@ class ModelConfig:
             the true goal cell (teacher forcing). The policy then acts on where it believes
             the goal is: "where" (goal head) and "how to get there" (action head) are split
             (ours; needs ``aux_size``).
+        navigator: Split the policy in two (ours; needs ``aux_size``): the transformer above
+            is a *locator* that only feeds the goal head; a second causal transformer, the
+            *navigator*, reads the same rows with the goal letter hidden plus the target cell
+            (belief or, in training, teacher-forced truth, as with ``goal_conditioned``) added
+            to every current step, and the action head reads it. The navigator cannot know
+            what the goal is, only where it is believed to be.
+        goal_slot: Index of the goal letter in a step row (filled in; used by ``navigator``).
     """
 
     vocab_size: int
@@ -54,6 +61,8 @@ class ModelConfig:
     max_segments: int = 9
     aux_size: int = 0
     goal_conditioned: bool = False
+    navigator: bool = False
+    goal_slot: int = -1
 
     def to_dict(self) -> dict[str, int]:
         """Plain dict for checkpoints."""
@@ -85,13 +94,23 @@ class BCTransformer(nn.Module):
             norm_first=True,
         )
         self.transformer = nn.TransformerEncoder(layer, c.n_layers, enable_nested_tensor=False)
+        self.navigator: nn.Module | None = None
+        if c.navigator:
+            if not c.aux_size or not 0 <= c.goal_slot < c.step_len:
+                raise ValueError("navigator needs the goal head (aux_size > 0) and goal_slot")
+            if c.goal_conditioned:
+                raise ValueError("choose one of navigator and goal_conditioned")
+            self.navigator = nn.TransformerEncoder(layer, c.n_layers, enable_nested_tensor=False)
         self.goal_head = (
             nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, 2 * c.aux_size))
             if c.aux_size
             else None
         )
         self.target_embed: nn.Module | None = None
-        if c.goal_conditioned:
+        if c.navigator:
+            self.target_embed = nn.Linear(2 * c.aux_size, c.d_model)
+            self.head = nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, N_ACTIONS))
+        elif c.goal_conditioned:
             if not c.aux_size:
                 raise ValueError("goal_conditioned needs the goal head (aux_size > 0)")
             self.target_embed = nn.Linear(2 * c.aux_size, c.d_model)
@@ -121,20 +140,46 @@ class BCTransformer(nn.Module):
         ``(B, N, 2)`` (``-100``: unknown) and ``teacher_forcing`` (a probability per row) give
         the action head the true goal cell instead of the goal head's belief (training only).
         """
-        b, n, length = rows.shape
-        x = self.token(rows) + self.slot  # (B, N, L, d_token)
-        x = self.step_mlp(x.reshape(b, n, length * self.config.d_token))
-        time = time.clamp(max=self.config.max_time - 1)
-        x = x + self.time(time) + self.segment(segment)
+        n = rows.shape[1]
         causal = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
         # right padding + causal mask: no real row attends to a pad row, so no key mask is
         # needed (and none means no all-masked rows, which would give NaNs)
         del pad
-        x = self.transformer(x, mask=causal, is_causal=True)
+        x = self.transformer(self._steps(rows, segment, time), mask=causal, is_causal=True)
         self.last_hidden = x  # read by the auxiliary goal loss in training
         if self.target_embed is None:
             return self.head(x)
-        row_logits, col_logits = self.goal_logits(x)
+        target = self._target(x, goal_cells, teacher_forcing)
+        if self.navigator is not None:
+            current = (segment == 0).unsqueeze(-1).to(target.dtype)
+            nav = self._steps(rows, segment, time, hide_goal=True)
+            nav = nav + current * self.target_embed(target)
+            return self.head(self.navigator(nav, mask=causal, is_causal=True))
+        return self.head(x + self.target_embed(target))
+
+    def _steps(
+        self,
+        rows: torch.Tensor,
+        segment: torch.Tensor,
+        time: torch.Tensor,
+        hide_goal: bool = False,
+    ) -> torch.Tensor:
+        """One vector per step row ``(B, N, d_model)``."""
+        b, n, length = rows.shape
+        tokens = self.token(rows)  # (B, N, L, d_token)
+        if hide_goal:
+            keep = torch.ones(length, 1)
+            keep[self.config.goal_slot] = 0.0
+            tokens = tokens * keep
+        x = self.step_mlp((tokens + self.slot).reshape(b, n, length * self.config.d_token))
+        time = time.clamp(max=self.config.max_time - 1)
+        return x + self.time(time) + self.segment(segment)
+
+    def _target(
+        self, hidden: torch.Tensor, goal_cells: torch.Tensor | None, teacher_forcing: float
+    ) -> torch.Tensor:
+        """Row and column distributions of the target cell ``(B, N, 2 * aux_size)``."""
+        row_logits, col_logits = self.goal_logits(hidden)
         # detached: the action loss must not teach the goal head to say what is easy to act on
         target = torch.cat([row_logits.softmax(-1), col_logits.softmax(-1)], -1).detach()
         if goal_cells is not None and teacher_forcing > 0:
@@ -149,7 +194,7 @@ class BCTransformer(nn.Module):
                 -1,
             ).to(target.dtype)
             target = torch.where(forced[..., None], truth, target)
-        return self.head(x + self.target_embed(target))
+        return target
 
     def goal_logits(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Row and column logits ``(B, N, aux_size)`` of the goal cell (needs ``aux_size``)."""

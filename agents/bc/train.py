@@ -90,8 +90,11 @@ class TrainConfig:
             the context; without it only the few steps at junctions depend on that.
         goal_conditioned: The action head also reads the goal head's belief of the goal's
             cell (needs ``aux_goal_weight > 0``; ours, see :class:`ModelConfig`).
-        goal_teacher_forcing: With ``goal_conditioned``, the share of training steps whose
-            action head reads the true goal cell instead of that belief.
+        navigator: Split the policy into a locator (goal head) and a navigator that sees the
+            target cell but not the goal letter (needs ``aux_goal_weight > 0``; ours, see
+            :class:`ModelConfig`).
+        goal_teacher_forcing: With ``goal_conditioned`` or ``navigator``, the share of
+            training steps whose action head reads the true goal cell instead of the belief.
         stream: How batches mix pool and stream episodes.
         model: Architecture (``vocab_size``/``step_len`` are filled in).
         eval_every: Closed-loop evaluation every this many steps (0: only at the end).
@@ -126,6 +129,7 @@ class TrainConfig:
     max_current: int = 64
     aux_goal_weight: float = 0.0
     goal_conditioned: bool = False
+    navigator: bool = False
     goal_teacher_forcing: float = 0.5
     stream: dict[str, Any] = field(default_factory=lambda: asdict(StreamConfig()))
     model: dict[str, Any] = field(
@@ -165,12 +169,7 @@ class TrainConfig:
             problems.append(
                 f"unknown memory_trim {self.memory_trim!r}; valid: {', '.join(MEMORY_TRIMS)}"
             )
-        if self.goal_conditioned and self.aux_goal_weight <= 0:
-            problems.append("goal_conditioned needs the goal head (aux_goal_weight > 0)")
-        if not 0.0 <= self.goal_teacher_forcing <= 1.0:
-            problems.append(
-                f"goal_teacher_forcing must be in [0, 1], got {self.goal_teacher_forcing}"
-            )
+        problems += self._target_problems()
         for name in ("steps", "batch_size", "memory_steps", "max_current", "threads"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -184,6 +183,20 @@ class TrainConfig:
             raise ValueError("invalid training config: " + "; ".join(problems))
         self.world_config()  # raises with the world's own message
 
+    def _target_problems(self) -> list[str]:
+        problems = [
+            f"{name} needs the goal head (aux_goal_weight > 0)"
+            for name in ("goal_conditioned", "navigator")
+            if getattr(self, name) and self.aux_goal_weight <= 0
+        ]
+        if self.goal_conditioned and self.navigator:
+            problems.append("choose one of navigator and goal_conditioned")
+        if not 0.0 <= self.goal_teacher_forcing <= 1.0:
+            problems.append(
+                f"goal_teacher_forcing must be in [0, 1], got {self.goal_teacher_forcing}"
+            )
+        return problems
+
     def _unknown_options(self) -> list[str]:
         problems = []
         unknown = set(self.stream) - {f.name for f in dataclasses.fields(StreamConfig)}
@@ -192,6 +205,7 @@ class TrainConfig:
         model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
         # filled in from the world and the other fields, never set through ``model``
         derived = {"vocab_size", "step_len", "max_segments", "aux_size", "goal_conditioned"}
+        derived |= {"navigator", "goal_slot"}
         unknown = set(self.model) - (model_fields - derived)
         if unknown:
             problems.append(f"unknown model option(s) {sorted(unknown)}")
@@ -220,6 +234,8 @@ class TrainConfig:
             max_segments=max(9, self.k + 1),
             aux_size=self.world_config().size if self.aux_goal_weight > 0 else 0,
             goal_conditioned=self.goal_conditioned,
+            navigator=self.navigator,
+            goal_slot=self.step_format().view_cells + 1,
             **self.model,
         )
 
