@@ -260,6 +260,11 @@ def test_checkpoint_round_trip_gives_identical_actions(trained, tmp_path):
         ({"object_slots": 2, "world": {"size": 7}}, "object_slots needs the position cue"),
         ({"goal_conditioned": True}, "goal_conditioned needs the goal head"),
         ({"model": {"aux_size": 5}}, "unknown model option(s) ['aux_size']"),
+        ({"navigator": True}, "navigator needs the goal head"),
+        (
+            {"aux_goal_weight": 1.0, "navigator": True, "goal_conditioned": True},
+            "choose one of navigator and goal_conditioned",
+        ),
         (
             {"aux_goal_weight": 1.0, "goal_teacher_forcing": 1.5},
             "goal_teacher_forcing must be in [0, 1], got 1.5",
@@ -397,3 +402,35 @@ def test_goal_conditioned_policy_walks_to_the_cell_it_is_given(tmp_path):
 
     # told the true cell it follows the expert; told another one it leaves the expert's path
     assert accuracy(cells) >= accuracy(wrong) + 0.05, (accuracy(cells), accuracy(wrong))
+
+
+def test_navigator_acts_on_the_target_cell_and_never_sees_the_goal_letter(tmp_path):
+    config = tiny_config(tmp_path, "retrieval", aux_goal_weight=1.0, navigator=True)
+    torch.manual_seed(0)
+    model = BCTransformer(config.model_config()).eval()
+    pool = generate_dataset(episodes=60, seed=5, **TINY_WORLD)
+    memory = EpisodicMemory(n_object_types=TINY_WORLD["n_object_types"])
+    memory.extend(pool)
+    samples = SampleStream(config.world_config(), pool, StreamConfig(**config.stream), 1).batch(8)
+    batch = {
+        k: torch.as_tensor(v) for k, v in ContextMaker(config, memory).contexts(samples).items()
+    }
+    slot = config.step_format().view_cells + 1
+    assert model.config.goal_slot == slot
+    other_goal = batch["rows"].clone()
+    first_letter = int(TOKENIZER.object_tokens[0])
+    other_goal[..., slot] = first_letter + (other_goal[..., slot] - first_letter + 1) % 4
+    assert (other_goal[..., slot] != batch["rows"][..., slot])[~batch["pad"]].all()
+
+    def logits(rows: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return model(rows, batch["segment"], batch["time"], batch["pad"], cells, 1.0)
+
+    current = (batch["segment"] == 0) & ~batch["pad"]
+    cells = batch["goal_cells"]
+    # told where to go, the action does not depend on which object is asked for ...
+    same = logits(other_goal, cells)[current]
+    assert torch.allclose(logits(batch["rows"], cells)[current], same, atol=1e-5)
+    # ... but it does depend on where that is
+    moved = torch.where(cells >= 0, TINY_WORLD["size"] - 1 - cells, cells)
+    assert not torch.allclose(logits(batch["rows"], moved)[current], same, atol=1e-3)
