@@ -417,6 +417,35 @@ def _goal_probe_job(paths: dict[str, str]) -> dict[str, Any]:
     return out
 
 
+def _belief_job(paths: dict[str, str], seed: int, n_tasks: int) -> dict[str, Any]:
+    """The closed-loop belief probe on ``latent`` (agents.bc.probe.closed_loop_belief)."""
+    from agents.bc.agent import BCAgent
+    from agents.bc.probe import closed_loop_belief
+    from agents.bc.train import load_checkpoint, load_pool
+    from agents.memory import EpisodicMemory
+
+    out: dict[str, Any] = {}
+    for agent, path in sorted(paths.items()):
+        model, cfg, _ = load_checkpoint(path)
+        if model.goal_head is None:
+            continue
+        world = cfg.world_config()
+        variants: dict[str, tuple[Any, int | None]] = {agent: (None, None)}
+        if cfg.agent == "retrieval":
+            memory = EpisodicMemory(n_object_types=world.n_object_types)
+            memory.extend(load_pool(cfg))
+            variants = {agent: (memory, None), f"{agent}-distractors": (memory, 0)}
+        for name, (mem, n_relevant) in variants.items():
+            bc = BCAgent(model, cfg, mem, n_relevant=n_relevant, seed=seed)
+            # the tasks of the table's latent column (evaluate_agent's seed in _eval_job)
+            out[name] = closed_loop_belief(bc, world, "latent", n_tasks, seed=1000 + seed)
+    return out
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
 def probe_lines(per_seed: dict[int, dict[str, Any]]) -> list[str]:
     """The memory and goal-location probe lines of every seed, for the console."""
     lines = []
@@ -433,6 +462,17 @@ def probe_lines(per_seed: dict[int, dict[str, Any]]) -> list[str]:
     for seed, r in per_seed.items():
         if r.get("_goal_probe"):
             lines.append(format_goal_probe(seed, r["_goal_probe"]))
+    for seed, r in per_seed.items():
+        if r.get("_belief"):
+            lines.append(
+                f"closed-loop belief (seed {seed}, latent tasks with the goal out of view: "
+                "goal head right at the first step; success if right / if wrong): "
+                + "; ".join(
+                    f"{agent} {_num(b['belief_right'])}; {_num(b['success_if_right'])} / "
+                    f"{_num(b['success_if_wrong'])}"
+                    for agent, b in r["_belief"].items()
+                )
+            )
     return lines
 
 
@@ -632,6 +672,21 @@ def evaluate_seeds(
         for seed, fut in goal_probes.items():
             per_seed[seed]["_goal_probe"] = fut.result()
             _store_eval(out, all_jobs[seed], per_seed[seed])  # keep the probe with the evaluation
+    missing = [seed for seed, r in per_seed.items() if "_belief" not in r]
+    if "latent" in args.splits:
+        with _executor(args.jobs, args.ray) as pool:
+            beliefs = {
+                s: pool.submit(
+                    _belief_job,
+                    {a: str(paths[(a, s)]) for a in args.bc_agents if (a, s) in paths},
+                    s,
+                    all_jobs[s][3],
+                )
+                for s in missing
+            }
+            for seed, fut in beliefs.items():
+                per_seed[seed]["_belief"] = fut.result()
+                _store_eval(out, all_jobs[seed], per_seed[seed])
     return dict(sorted(per_seed.items()))
 
 
@@ -725,6 +780,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "memory_probe": {str(s): r["_probe"] for s, r in per_seed.items() if "_probe" in r},
         "goal_probe": {
             str(s): r["_goal_probe"] for s, r in per_seed.items() if r.get("_goal_probe")
+        },
+        "closed_loop_belief": {
+            str(s): r["_belief"] for s, r in per_seed.items() if r.get("_belief")
         },
         "train_stats": train_stats,
         "wall_seconds": {

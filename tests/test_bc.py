@@ -434,3 +434,24 @@ def test_navigator_acts_on_the_target_cell_and_never_sees_the_goal_letter(tmp_pa
     # ... but it does depend on where that is
     moved = torch.where(cells >= 0, TINY_WORLD["size"] - 1 - cells, cells)
     assert not torch.allclose(logits(batch["rows"], moved)[current], same, atol=1e-3)
+
+
+def test_closed_loop_belief_splits_success_by_what_the_goal_head_said_first(trained, tmp_path):
+    from agents.bc.probe import closed_loop_belief
+
+    path, _ = trained
+    model, loaded, _ = load_checkpoint(path)
+    world = loaded.world_config()
+    with pytest.raises(ValueError, match="needs a model trained with aux_goal_weight > 0"):
+        closed_loop_belief(BCAgent(model, loaded, None), world, "latent", 4, seed=0)
+    config = tiny_config(tmp_path, "baseline", aux_goal_weight=1.0)
+    agent = BCAgent(BCTransformer(config.model_config()), config, None)
+    out = closed_loop_belief(agent, world, "latent", 40, seed=2)
+    plain = evaluate_agent(agent, world, "latent", 40, seed=2)  # the same tasks
+    hidden = ~plain.trivial
+    assert out["tasks"] == hidden.sum() and out["success"] == round(plain.success[hidden].mean(), 4)
+    assert all(isinstance(b, tuple) and len(b) == 2 for b in agent.first_beliefs)
+    right = out["belief_right"]
+    parts = [(right, out["success_if_right"]), (1 - right, out["success_if_wrong"])]
+    total = sum(share * rate for share, rate in parts if rate is not None)
+    assert total == pytest.approx(out["success"], abs=1e-3)

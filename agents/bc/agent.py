@@ -77,6 +77,7 @@ class BCAgent:
         self._memory_blocks: list[list[np.ndarray]] = []
         self._rows: list[list[np.ndarray]] = []
         self._prev: list[int] = []
+        self.first_beliefs: list[tuple[int, int] | None] = []
 
     # ------------------------------------------------------------------ single episode
 
@@ -98,6 +99,9 @@ class BCAgent:
         self._rows = [[] for _ in range(n)]
         self._prev = [-1] * n
         self._memory_blocks = [[] for _ in range(n)]
+        # the goal head's (row, col) at each episode's first step: where the agent believes
+        # the goal is before it has moved (read by agents.bc.probe.closed_loop_belief)
+        self.first_beliefs = [None] * n
         if self.retriever is None:
             return
         for i, (obs, info) in enumerate(zip(observations, infos, strict=True)):
@@ -141,6 +145,13 @@ class BCAgent:
         logits = self.model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
         last = torch.as_tensor([len(c.segment) - 1 for c in contexts])
         actions = logits[torch.arange(len(contexts)), last].argmax(-1).numpy()
+        if self.model.goal_head is not None:
+            rows, cols = self.model.goal_logits(self.model.last_hidden)
+            at = torch.arange(len(contexts))
+            belief = zip(rows[at, last].argmax(-1).tolist(), cols[at, last].argmax(-1).tolist())
+            for slot, cell in zip(slots, belief, strict=True):
+                if self.first_beliefs[slot] is None:
+                    self.first_beliefs[slot] = cell
         for slot, a in zip(slots, actions, strict=True):
             self._prev[slot] = int(a)
         return actions

@@ -16,9 +16,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from agents.bc.agent import BCAgent
 from agents.bc.data import SampleStream, StreamConfig
 from agents.bc.model import BCTransformer
 from agents.bc.train import ContextMaker, TrainConfig, to_tensors
+from latent_gridworld.core.config import WorldConfig
 
 PROBE_SEED = 987_654  # a stream seed no training run uses (runs use small seeds)
 
@@ -141,3 +143,43 @@ def goal_location_probe(
                 row[f"{name}_{when}_loss"] = round(float(loss) / 2, 4)
         out[split] = row
     return out
+
+
+def closed_loop_belief(
+    agent: BCAgent, world: WorldConfig, split: str, n_tasks: int, seed: int
+) -> dict[str, float | None]:
+    """Closed loop: does knowing where the goal is at the start lead to success?
+
+    Runs ``agent`` on the benchmark's tasks of ``split`` (``evaluate_agent`` with ``seed``),
+    reads where its goal head puts the goal at each episode's first step, and reports, over
+    the tasks whose goal is not in view at the start: how often that belief is the goal's
+    cell (``belief_right``), and the success rate when it is (``success_if_right``) and when
+    it is not (``success_if_wrong``); None where there is no such task. An agent that acts
+    on what it knows succeeds far more often when its belief is right; the goal-location
+    probe alone cannot tell that.
+    """
+    from agents.bc.evaluate import evaluate_agent, make_env
+    from latent_gridworld.core.world import build_maze
+
+    if agent.model.goal_head is None:
+        raise ValueError("the belief probe needs a model trained with aux_goal_weight > 0")
+    result = evaluate_agent(agent, world, split, n_tasks, seed=seed)
+    env = make_env(world, split)
+    right = np.zeros(n_tasks, dtype=bool)
+    for i in range(n_tasks):
+        _, info = env.reset(seed=seed * 100_003 + i)  # the task evaluate_agent ran as number i
+        maze = build_maze(world, int(info["maze"]))
+        cell = maze.object_cells[maze.object_index(int(info["goal"]))]
+        right[i] = agent.first_beliefs[i] == (int(cell[0]), int(cell[1]))
+    hidden = ~result.trivial
+
+    def rate(mask: np.ndarray) -> float | None:  # None: no such task
+        return round(float(result.success[mask].mean()), 4) if mask.any() else None
+
+    return {
+        "tasks": int(hidden.sum()),
+        "belief_right": round(float(right[hidden].mean()), 4) if hidden.any() else None,
+        "success_if_right": rate(hidden & right),
+        "success_if_wrong": rate(hidden & ~right),
+        "success": rate(hidden),
+    }
