@@ -145,7 +145,7 @@ class BCAgent:
         logits = self.model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
         last = torch.as_tensor([len(c.segment) - 1 for c in contexts])
         actions = logits[torch.arange(len(contexts)), last].argmax(-1).numpy()
-        if self.model.goal_head is not None:
+        if self.model.goal_head is not None and any(self.first_beliefs[i] is None for i in slots):
             rows, cols = self.model.goal_logits(self.model.last_hidden)
             at = torch.arange(len(contexts))
             belief = zip(rows[at, last].argmax(-1).tolist(), cols[at, last].argmax(-1).tolist())

@@ -106,14 +106,12 @@ class BCTransformer(nn.Module):
             if c.aux_size
             else None
         )
-        self.target_embed: nn.Module | None = None
-        if c.navigator:
-            self.target_embed = nn.Linear(2 * c.aux_size, c.d_model)
-            self.head = nn.Sequential(nn.LayerNorm(c.d_model), nn.Linear(c.d_model, N_ACTIONS))
-        elif c.goal_conditioned:
-            if not c.aux_size:
-                raise ValueError("goal_conditioned needs the goal head (aux_size > 0)")
-            self.target_embed = nn.Linear(2 * c.aux_size, c.d_model)
+        if c.goal_conditioned and not c.aux_size:
+            raise ValueError("goal_conditioned needs the goal head (aux_size > 0)")
+        self.target_embed: nn.Module | None = (
+            nn.Linear(2 * c.aux_size, c.d_model) if c.navigator or c.goal_conditioned else None
+        )
+        if c.goal_conditioned:  # the head itself must combine state and target
             self.head = nn.Sequential(
                 nn.LayerNorm(c.d_model),
                 nn.Linear(c.d_model, 2 * c.d_model),
