@@ -521,12 +521,23 @@ def expert_table(maze: world.Maze) -> list[list[list[int]]]:
     return cast(list[list[list[int]]], table.tolist())
 
 
-def expert_episode(config: WorldConfig, task: world.Task, rng: np.random.Generator) -> Episode:
+def expert_episode(
+    config: WorldConfig, task: world.Task, rng: np.random.Generator, noise: float = 0.0
+) -> Episode:
     """Run the shortest-path expert on ``task``; ``rng`` draws an ICL second goal.
 
     Equivalent to ``record_episode(env, expert)`` with the task pinned, without the cost of
     encoding observations (views are gathered from the maze's lookup table at the end).
+
+    With ``noise > 0`` each step is, with that probability, a *perturbation*: a move to an open
+    neighbouring cell other than the expert's (drawn from ``rng``). The episode then shows
+    states off the shortest path and how the expert gets back from them; ``actions`` holds
+    what was taken, and :func:`expert_labels` gives the expert's action at every step (the
+    DART recipe for compounding errors in behavioural cloning: Laskey et al., 2017; ours).
+    With ``noise == 0`` nothing extra is drawn from ``rng``.
     """
+    if not 0.0 <= noise < 1.0:
+        raise ValueError(f"noise must be in [0, 1), got {noise!r}")
     state = world.start_episode(config, task)
     maze = state.maze
     table = expert_table(maze)
@@ -536,6 +547,8 @@ def expert_episode(config: WorldConfig, task: world.Task, rng: np.random.Generat
     while not state.done:
         r, c = state.position
         action = policy[r][c]
+        if noise > 0.0 and rng.random() < noise:
+            action = _perturbation(maze, r, c, action, rng)
         actions.append(action)
         world.step(config, state, action, rng)
         rows.append(state.position[0])
@@ -559,6 +572,32 @@ def expert_episode(config: WorldConfig, task: world.Task, rng: np.random.Generat
         optimal_steps=int(state.optimal_steps),
         **extra,
     )
+
+
+def _perturbation(maze: world.Maze, r: int, c: int, expert: int, rng: np.random.Generator) -> int:
+    """A move from ``(r, c)`` to an open neighbour other than the expert's (or the expert's)."""
+    moves = [
+        a
+        for a, (dr, dc) in enumerate(ACTION_DELTAS)
+        if a != expert and not maze.walls[r + int(dr), c + int(dc)]
+    ]
+    return int(moves[int(rng.integers(len(moves)))]) if moves else expert
+
+
+def expert_labels(config: WorldConfig, episode: Episode) -> np.ndarray:
+    """``(T,)`` the expert's action at each acting step of ``episode`` (for its goal then).
+
+    Equal to ``episode.actions`` for an expert episode; for a perturbed one (see
+    :func:`expert_episode`) these are the labels to imitate.
+    """
+    maze = world.build_maze(config, episode.maze, int(getattr(episode, "placement", 0)))
+    table = np.asarray(expert_table(maze))
+    t = len(episode)
+    index_of = np.full(config.n_object_types, -1, dtype=np.int64)
+    index_of[maze.object_types] = np.arange(len(maze.object_types))
+    goals = index_of[episode.goals[:t].astype(np.int64)]
+    rows, cols = episode.positions[:t, 0], episode.positions[:t, 1]
+    return table[goals, rows, cols].astype(np.int64)
 
 
 def generate_dataset(

@@ -455,3 +455,33 @@ def test_closed_loop_belief_splits_success_by_what_the_goal_head_said_first(trai
     parts = [(right, out["success_if_right"]), (1 - right, out["success_if_wrong"])]
     total = sum(share * rate for share, rate in parts if rate is not None)
     assert total == pytest.approx(out["success"], abs=1e-3)
+
+
+def test_perturbed_samples_imitate_the_expert_not_the_perturbation(tmp_path):
+    world = WorldConfig(**TINY_WORLD)
+    pool = generate_dataset(episodes=50, seed=0, **TINY_WORLD)
+    stream = StreamConfig(
+        buffer_size=8, episodes_per_maze=3, new_mazes_per_step=1, noise_share=1.0, noise=0.3
+    )
+    samples = SampleStream(world, pool, stream, seed=2).batch(16)
+    assert all(s.labels is not None for s in samples)
+    assert any((s.labels != s.episode.actions).any() for s in samples)
+    config = tiny_config(tmp_path, stream={**tiny_config(tmp_path).stream, "noise_share": 1.0})
+    batch = ContextMaker(config, None).contexts(samples)
+    for i, s in enumerate(samples):
+        kept = batch["targets"][i][batch["targets"][i] != -100]
+        assert kept.tolist() == s.labels[-config.max_current :].tolist()
+    clean = SampleStream(
+        world, pool, StreamConfig(buffer_size=8, episodes_per_maze=3, new_mazes_per_step=1), seed=2
+    )
+    assert all(s.labels is None for s in clean.batch(16))
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [({"noise_share": 1.5}, "noise_share must be in"), ({"noise": 1.0}, "noise must be in")],
+)
+def test_bad_noise_options_are_named(tmp_path, stream, message):
+    config = tiny_config(tmp_path, stream={**tiny_config(tmp_path).stream, **stream})
+    with pytest.raises(ValueError, match=message):
+        config.validate()

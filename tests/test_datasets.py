@@ -254,3 +254,33 @@ def test_expert_table_matches_the_expert_everywhere():
                     config, world.Task(maze_id, int(goal), (int(r), int(c)))
                 )
                 assert table[k][r][c] == expert_action_for_state(state)
+
+
+def test_perturbed_expert_episodes_recover_and_are_labelled_by_the_expert():
+    from latent_gridworld.datasets import expert_episode, expert_labels, expert_table
+
+    config = WorldConfig()
+    maze = world.build_maze(config, 3)
+    task = world.Task(3, int(maze.object_types[0]), tuple(int(x) for x in maze.start_cells[0]))
+    clean = expert_episode(config, task, np.random.default_rng(0))
+    # no noise draws nothing extra: the same episode as before the option existed
+    assert np.array_equal(
+        clean.actions, expert_episode(config, task, np.random.default_rng(1)).actions
+    )
+    assert np.array_equal(expert_labels(config, clean), clean.actions)
+    noisy = [expert_episode(config, task, np.random.default_rng(s), noise=0.3) for s in range(20)]
+    again = expert_episode(config, task, np.random.default_rng(0), noise=0.3)
+    assert np.array_equal(noisy[0].actions, again.actions)  # seeded
+    perturbed = 0
+    for ep in noisy:
+        labels = expert_labels(config, ep)
+        off = labels != ep.actions
+        perturbed += int(off.sum())
+        # every label is the expert's move from where the agent stood, and it still arrives
+        table = expert_table(maze)
+        k = int(np.flatnonzero(maze.object_types == task.goal)[0])
+        assert [table[k][r][c] for r, c in ep.positions[:-1]] == labels.tolist()
+        assert ep.success and len(ep) >= clean.optimal_steps
+    assert perturbed > 0
+    with pytest.raises(ValueError, match="noise must be in"):
+        expert_episode(config, task, np.random.default_rng(0), noise=1.0)

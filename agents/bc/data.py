@@ -24,13 +24,13 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
-from latent_gridworld.datasets import expert_episode
+from latent_gridworld.datasets import expert_episode, expert_labels
 from latent_gridworld.episode import Episode
 
 # maze ids of a seed's fresh stream start here (x seed), so two seeds never share a fresh maze
@@ -54,6 +54,12 @@ class StreamConfig:
             the goal's location can only come from the retrieved episode, the skill a latent
             test needs. Measured harmful (docs/results.md section 10: it taught the baseline to
             search for latent types); off: moved mazes use the explicit types only.
+        noise_share: Share of current episodes (pool and stream alike) replaced by a
+            perturbed expert rollout of the same task (ours: DART-style recovery data, see
+            :func:`latent_gridworld.datasets.expert_episode`). Such a sample is labelled with
+            the expert's action at every step, so the model sees how to get back on course
+            after a wrong turn. Retrieved (memory) episodes stay the expert's own.
+        noise: Per-step probability of a perturbation in those rollouts.
     """
 
     stream_share: float = 0.5
@@ -62,6 +68,8 @@ class StreamConfig:
     buffer_size: int = 512
     episodes_per_maze: int = 8
     moved_latent_goals: bool = False
+    noise_share: float = 0.0
+    noise: float = 0.2
 
 
 @dataclass
@@ -76,6 +84,7 @@ class Sample:
         relevant: For stream samples, the relevant memory episode (None for the baseline).
         pool_index: Index of a pool episode in the pool dataset (-1 for stream samples); the
             retrieval excludes it, so an episode never retrieves itself.
+        labels: ``(T,)`` actions to imitate, for a perturbed episode (None: its own actions).
     """
 
     episode: Episode
@@ -84,6 +93,12 @@ class Sample:
     pool: bool
     relevant: Episode | None = None
     pool_index: int = -1
+    labels: np.ndarray | None = None
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The action to imitate at each acting step."""
+        return self.episode.actions.astype(np.int64) if self.labels is None else self.labels
 
 
 class SampleStream:
@@ -159,7 +174,20 @@ class SampleStream:
         i = int(self.rng.integers(len(self.pool)))
         ep = self.pool[i]
         placement = int(getattr(ep, "placement", 0))
-        return Sample(ep, int(ep.goals[-1]), (ep.maze, placement), pool=True, pool_index=i)
+        sample = Sample(ep, int(ep.goals[-1]), (ep.maze, placement), pool=True, pool_index=i)
+        return self._maybe_perturbed(sample)
+
+    def _maybe_perturbed(self, sample: Sample) -> Sample:
+        """``sample`` or, at ``noise_share``, a perturbed rollout of its (first-goal) task."""
+        if self.stream.noise_share <= 0.0 or self.rng.random() >= self.stream.noise_share:
+            return sample
+        ep = sample.episode
+        goal = int(ep.goals[0])  # an ICL episode's second goal came from its own path
+        start = (int(ep.start[0]), int(ep.start[1]))
+        task = world.Task(ep.maze, goal, start, placement=sample.maze_key[1])
+        noisy = expert_episode(self.config, task, self.episode_rng, self.stream.noise)
+        labels = expert_labels(self.config, noisy)
+        return replace(sample, episode=noisy, goal=goal, labels=labels)
 
     def _stream_sample(self, key: tuple[int, int], episodes: list[Episode]) -> Sample:
         j = int(self.rng.integers(len(episodes)))
@@ -169,7 +197,7 @@ class SampleStream:
         saw = [e for e in others if int(e.goals[-1]) != goal and e.visible[:, goal].any()]
         candidates = saw or others
         relevant = candidates[int(self.rng.integers(len(candidates)))]
-        return Sample(ep, goal, key, pool=False, relevant=relevant)
+        return self._maybe_perturbed(Sample(ep, goal, key, pool=False, relevant=relevant))
 
     def _expert(self, maze: world.Maze, goal: int) -> Episode:
         starts = maze.start_cells

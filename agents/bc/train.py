@@ -202,6 +202,11 @@ class TrainConfig:
         unknown = set(self.stream) - {f.name for f in dataclasses.fields(StreamConfig)}
         if unknown:
             problems.append(f"unknown stream option(s) {sorted(unknown)}")
+        share, noise = self.stream.get("noise_share", 0.0), self.stream.get("noise", 0.0)
+        if not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
+            problems.append(f"stream noise_share must be in [0, 1], got {share!r}")
+        if not isinstance(noise, (int, float)) or not 0.0 <= noise < 1.0:
+            problems.append(f"stream noise must be in [0, 1), got {noise!r}")
         model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
         # filled in from the world and the other fields, never set through ``model``
         derived = {"vocab_size", "step_len", "max_segments", "aux_size", "goal_conditioned"}
@@ -307,7 +312,7 @@ class ContextMaker:
             ctx = build_context(
                 self.fmt,
                 rows,
-                s.episode.actions.astype(np.int64),
+                s.targets,
                 blocks,
                 self.config.max_current,
                 cells,
