@@ -38,6 +38,7 @@ from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, SPLITS
+from latent_gridworld.core.maze import distance_map
 from latent_gridworld.episode import Episode
 
 DATASET_FORMAT = "latent-gridworld-dataset"
@@ -572,6 +573,65 @@ def expert_episode(
         optimal_steps=int(state.optimal_steps),
         **extra,
     )
+
+
+def expert_cell_episode(
+    config: WorldConfig,
+    maze: world.Maze,
+    start: tuple[int, int],
+    cell: tuple[int, int],
+    letter: int,
+    rng: np.random.Generator,
+    noise: float = 0.0,
+) -> tuple[Episode, np.ndarray]:
+    """The expert walking from ``start`` to an arbitrary floor ``cell``, and its labels.
+
+    Training data for "go to the cell you were told" (ours): the views are the maze's, the
+    goal shown at every step is ``letter`` (the caller picks one the cell does not hold), and
+    the moves follow the expert's rule (the first of north, east, south, west that gets
+    closer), perturbed at rate ``noise`` as in :func:`expert_episode`. Returns the episode and
+    the expert's action at each of its steps.
+    """
+    if not 0.0 <= noise < 1.0:
+        raise ValueError(f"noise must be in [0, 1), got {noise!r}")
+    if maze.walls[cell] or maze.walls[start]:
+        raise ValueError(f"start {start} and cell {cell} must be floor cells")
+    dist = distance_map(maze.walls, cell)
+    r, c = start
+    rows, cols = [r], [c]
+    actions: list[int] = []
+    labels: list[int] = []
+    while (r, c) != tuple(cell) and len(actions) < config.episode_limit:
+        expert = next(
+            a
+            for a, (dr, dc) in enumerate(ACTION_DELTAS)
+            if 0 <= dist[r + int(dr), c + int(dc)] < dist[r, c]
+        )
+        action = expert
+        if noise > 0.0 and rng.random() < noise:
+            action = _perturbation(maze, r, c, expert, rng)
+        dr, dc = ACTION_DELTAS[action]
+        r, c = r + int(dr), c + int(dc)
+        rows.append(r)
+        cols.append(c)
+        actions.append(action)
+        labels.append(expert)
+    row_arr, col_arr = np.asarray(rows), np.asarray(cols)
+    extra = {"placement": int(maze.placement)} if _HAS_PLACEMENT else {}
+    episode = Episode(
+        maze=maze.maze_id,
+        start=(int(start[0]), int(start[1])),
+        split=config.split,
+        views=maze.views[row_arr, col_arr],
+        goals=np.full(len(rows), letter, dtype=np.int8),
+        positions=np.stack([row_arr, col_arr], axis=1).astype(np.int16),
+        visible=maze.visible[row_arr, col_arr],
+        actions=np.asarray(actions, dtype=np.uint8),
+        success=(r, c) == tuple(cell),
+        optimal_steps=int(dist[start]),
+        **extra,
+    )
+    return episode, np.asarray(labels, dtype=np.int64)
 
 
 def _perturbation(maze: world.Maze, r: int, c: int, expert: int, rng: np.random.Generator) -> int:

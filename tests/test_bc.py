@@ -485,3 +485,57 @@ def test_bad_noise_options_are_named(tmp_path, stream, message):
     config = tiny_config(tmp_path, stream={**tiny_config(tmp_path).stream, **stream})
     with pytest.raises(ValueError, match=message):
         config.validate()
+
+
+def test_go_to_cell_samples_tell_an_empty_cell_under_an_absent_letter(tmp_path):
+    from latent_gridworld.core import world as world_core
+
+    config = tiny_config(
+        tmp_path,
+        navigator=True,
+        aux_goal_weight=1.0,
+        stream={**tiny_config(tmp_path).stream, "cell_share": 1.0, "stream_share": 0.0},
+    )
+    config.validate()
+    world = config.world_config()
+    pool = generate_dataset(episodes=50, seed=0, **TINY_WORLD)
+    samples = SampleStream(world, pool, StreamConfig(**config.stream), seed=3).batch(8)
+    for s in samples:
+        maze = world_core.build_maze(world, *s.maze_key)
+        assert s.target_cell is not None and not maze.walls[s.target_cell]
+        assert s.target_cell not in {tuple(c) for c in maze.object_cells.tolist()}
+        assert s.goal not in maze.object_types and (s.episode.goals == s.goal).all()
+        assert tuple(s.episode.positions[-1]) == s.target_cell
+    batch = ContextMaker(config, None).contexts(samples)
+    current = batch["targets"] != -100
+    assert (batch["told_cells"][current] >= 0).all() and (batch["goal_cells"] == -100).all()
+    # being told a cell is teacher forcing that always applies
+    model = BCTransformer(config.model_config())
+    t = {k: torch.as_tensor(v) for k, v in batch.items()}
+    args = (t["rows"], t["segment"], t["time"], t["pad"])
+    told = model(*args, told_cells=t["told_cells"])
+    forced = model(*args, goal_cells=t["told_cells"], teacher_forcing=1.0)
+    assert torch.equal(told, forced)
+    # and the training loop runs on a mix of them with perturbed and plain episodes
+    mixed = {**config.stream, "cell_share": 0.5, "stream_share": 0.5, "noise_share": 0.5}
+    assert train(dataclasses.replace(config, steps=3, stream=mixed), pool=pool).exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({}, "needs a policy that is told a cell"),
+        (
+            {
+                "navigator": True,
+                "aux_goal_weight": 1.0,
+                "world": {**TINY_WORLD, "objects_per_maze": 4},
+            },
+            "needs an object type absent",
+        ),
+    ],
+)
+def test_go_to_cell_samples_need_a_told_policy_and_an_absent_type(tmp_path, changes, message):
+    stream = {**tiny_config(tmp_path).stream, "cell_share": 0.5}
+    with pytest.raises(ValueError, match=message):
+        tiny_config(tmp_path, stream=stream, **changes).validate()

@@ -284,3 +284,27 @@ def test_perturbed_expert_episodes_recover_and_are_labelled_by_the_expert():
     assert perturbed > 0
     with pytest.raises(ValueError, match="noise must be in"):
         expert_episode(config, task, np.random.default_rng(0), noise=1.0)
+
+
+def test_expert_walks_to_any_floor_cell_it_is_told():
+    from latent_gridworld.datasets import expert_cell_episode
+
+    config = WorldConfig()
+    maze = world.build_maze(config, 2)
+    start = tuple(int(x) for x in maze.start_cells[0])
+    cell = tuple(int(x) for x in maze.start_cells[-1])
+    clean, labels = expert_cell_episode(config, maze, start, cell, 7, np.random.default_rng(0))
+    assert clean.success and tuple(clean.positions[-1]) == cell
+    assert len(clean) == clean.optimal_steps == maze_distance(maze, start, cell)
+    assert np.array_equal(labels, clean.actions) and (clean.goals == 7).all()
+    noisy, labels = expert_cell_episode(config, maze, start, cell, 7, np.random.default_rng(0), 0.3)
+    assert noisy.success and (labels != noisy.actions).any()
+    wall = tuple(int(x) for x in np.argwhere(maze.walls)[0])
+    with pytest.raises(ValueError, match="must be floor cells"):
+        expert_cell_episode(config, maze, start, wall, 7, np.random.default_rng(0))
+
+
+def maze_distance(maze, start, cell):
+    from latent_gridworld.core.maze import distance_map
+
+    return int(distance_map(maze.walls, cell)[start])

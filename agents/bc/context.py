@@ -189,6 +189,8 @@ class Context:
         targets: ``(N,)`` action to predict at each row, ``-100`` where none is (memory rows).
         goal_cells: ``(N, 2)`` (row, col) of the current goal at each current row (``-100``
             elsewhere), the target of the auxiliary "where is the goal" loss; None without it.
+        told_cells: ``(N, 2)`` a cell the policy is told to walk to at each current row of a
+            "go to this cell" sample (``-100`` elsewhere); None when no sample has one.
     """
 
     rows: np.ndarray
@@ -196,6 +198,7 @@ class Context:
     time: np.ndarray
     targets: np.ndarray
     goal_cells: np.ndarray | None = None
+    told_cells: np.ndarray | None = None
 
 
 def build_context(
@@ -205,6 +208,7 @@ def build_context(
     memory: Sequence[np.ndarray],
     max_current: int,
     goal_cells: np.ndarray | None = None,
+    told_cells: np.ndarray | None = None,
 ) -> Context:
     """Concatenate memory row blocks and the current rows (keeping the last ``max_current``)."""
     if len(current) > max_current:
@@ -212,6 +216,7 @@ def build_context(
         current = current[offset:]
         targets = None if targets is None else targets[offset:]
         goal_cells = None if goal_cells is None else goal_cells[offset:]
+        told_cells = None if told_cells is None else told_cells[offset:]
     blocks = [*memory, current]
     seg = np.concatenate(
         [np.full(len(b), j + 1) for j, b in enumerate(memory)] + [np.zeros(len(current))]
@@ -221,11 +226,18 @@ def build_context(
     if targets is not None:
         tgt[len(seg) - len(current) :] = targets
     rows = np.concatenate(blocks, axis=0) if blocks else np.zeros((0, fmt.length), np.int64)
-    cells = None
-    if goal_cells is not None:
-        cells = np.full((len(seg), 2), -100, dtype=np.int64)
-        cells[len(seg) - len(current) :] = goal_cells
-    return Context(rows, seg.astype(np.int64), time.astype(np.int64), tgt, cells)
+    cells, told = (
+        None if per_step is None else _current_only(per_step, len(seg))
+        for per_step in (goal_cells, told_cells)
+    )
+    return Context(rows, seg.astype(np.int64), time.astype(np.int64), tgt, cells, told)
+
+
+def _current_only(per_step: np.ndarray, n: int) -> np.ndarray:
+    """``(n, 2)``: ``per_step`` on the last rows (the current episode), ``-100`` before."""
+    out = np.full((n, 2), -100, dtype=np.int64)
+    out[n - len(per_step) :] = per_step
+    return out
 
 
 def collate(contexts: Sequence[Context], pad_id: int) -> dict[str, np.ndarray]:
@@ -248,12 +260,14 @@ def collate(contexts: Sequence[Context], pad_id: int) -> dict[str, np.ndarray]:
         )
         pad[i, :k] = False
     out = {"rows": rows, "segment": segment, "time": time, "targets": targets, "pad": pad}
-    if contexts[0].goal_cells is not None:
-        cells = np.full((b, n, 2), -100, dtype=np.int64)
-        for i, c in enumerate(contexts):
-            assert c.goal_cells is not None
-            cells[i, : len(c.segment)] = c.goal_cells
-        out["goal_cells"] = cells
+    for name in ("goal_cells", "told_cells"):
+        if any(getattr(c, name) is not None for c in contexts):
+            cells = np.full((b, n, 2), -100, dtype=np.int64)
+            for i, c in enumerate(contexts):
+                value = getattr(c, name)
+                if value is not None:
+                    cells[i, : len(c.segment)] = value
+            out[name] = cells
     return out
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
-from latent_gridworld.datasets import expert_episode, expert_labels
+from latent_gridworld.datasets import expert_cell_episode, expert_episode, expert_labels
 from latent_gridworld.episode import Episode
 
 # maze ids of a seed's fresh stream start here (x seed), so two seeds never share a fresh maze
@@ -60,6 +60,13 @@ class StreamConfig:
             the expert's action at every step, so the model sees how to get back on course
             after a wrong turn. Retrieved (memory) episodes stay the expert's own.
         noise: Per-step probability of a perturbation in those rollouts.
+        cell_share: Share of pool samples replaced by a "go to this cell" episode in the same
+            pool maze (ours): the expert walks to a random floor cell that holds no object,
+            under the letter of an object type the maze does not hold. The policy is told the
+            cell (the target input of ``navigator``/``goal_conditioned``) and must walk there
+            in a maze it knows: the skill a latent task asks for once the retrieved episode has
+            said where the goal is. No latent object is ever a goal, and the goal head's loss
+            is masked on these samples (nothing to locate). Perturbed at ``noise_share`` too.
     """
 
     stream_share: float = 0.5
@@ -70,6 +77,7 @@ class StreamConfig:
     moved_latent_goals: bool = False
     noise_share: float = 0.0
     noise: float = 0.2
+    cell_share: float = 0.0
 
 
 @dataclass
@@ -85,6 +93,7 @@ class Sample:
         pool_index: Index of a pool episode in the pool dataset (-1 for stream samples); the
             retrieval excludes it, so an episode never retrieves itself.
         labels: ``(T,)`` actions to imitate, for a perturbed episode (None: its own actions).
+        target_cell: For a "go to this cell" sample, the cell (the policy is told it).
     """
 
     episode: Episode
@@ -94,6 +103,7 @@ class Sample:
     relevant: Episode | None = None
     pool_index: int = -1
     labels: np.ndarray | None = None
+    target_cell: tuple[int, int] | None = None
 
     @property
     def targets(self) -> np.ndarray:
@@ -175,7 +185,38 @@ class SampleStream:
         ep = self.pool[i]
         placement = int(getattr(ep, "placement", 0))
         sample = Sample(ep, int(ep.goals[-1]), (ep.maze, placement), pool=True, pool_index=i)
+        if self.stream.cell_share > 0.0 and self.rng.random() < self.stream.cell_share:
+            return self._cell_sample(sample)
         return self._maybe_perturbed(sample)
+
+    def _cell_sample(self, sample: Sample) -> Sample:
+        """A "go to this cell" episode in ``sample``'s maze, from a random start cell."""
+        maze = world.build_maze(self.config, *sample.maze_key)
+        free = ~maze.walls
+        free[maze.object_cells[:, 0], maze.object_cells[:, 1]] = False
+        cells = np.argwhere(free)
+        cell = cells[int(self.rng.integers(len(cells)))]
+        starts = [s for s in maze.start_cells if tuple(s) != tuple(cell)]
+        start = starts[int(self.rng.integers(len(starts)))]
+        absent = np.setdiff1d(np.arange(self.config.n_object_types), maze.object_types)
+        letter = int(absent[int(self.rng.integers(len(absent)))])
+        noisy = self.stream.noise_share > 0.0 and self.rng.random() < self.stream.noise_share
+        episode, labels = expert_cell_episode(
+            self.config,
+            maze,
+            (int(start[0]), int(start[1])),
+            (int(cell[0]), int(cell[1])),
+            letter,
+            self.episode_rng,
+            self.stream.noise if noisy else 0.0,
+        )
+        return replace(
+            sample,
+            episode=episode,
+            goal=letter,
+            labels=labels,
+            target_cell=(int(cell[0]), int(cell[1])),
+        )
 
     def _maybe_perturbed(self, sample: Sample) -> Sample:
         """``sample`` or, at ``noise_share``, a perturbed rollout of its (first-goal) task."""

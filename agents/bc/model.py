@@ -130,13 +130,16 @@ class BCTransformer(nn.Module):
         pad: torch.Tensor,
         goal_cells: torch.Tensor | None = None,
         teacher_forcing: float = 0.0,
+        told_cells: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Action logits ``(B, N, 4)`` for every position of ``rows`` ``(B, N, L)``.
 
         ``pad`` ``(B, N)`` is True on padding rows (right padding only: causal attention then
         never lets a real row read a padded one). With ``goal_conditioned``, ``goal_cells``
         ``(B, N, 2)`` (``-100``: unknown) and ``teacher_forcing`` (a probability per row) give
-        the action head the true goal cell instead of the goal head's belief (training only).
+        the action head the true goal cell instead of the goal head's belief (training only),
+        and ``told_cells`` ``(B, N, 2)`` (``-100``: none) a cell it is always given instead
+        ("go to this cell" samples).
         """
         n = rows.shape[1]
         causal = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
@@ -147,7 +150,7 @@ class BCTransformer(nn.Module):
         self.last_hidden = x  # read by the auxiliary goal loss in training
         if self.target_embed is None:
             return self.head(x)
-        target = self._target(x, goal_cells, teacher_forcing)
+        target = self._target(x, goal_cells, teacher_forcing, told_cells)
         if self.navigator is not None:
             current = (segment == 0).unsqueeze(-1).to(target.dtype)
             nav = self._steps(rows, segment, time, hide_goal=True)
@@ -174,7 +177,11 @@ class BCTransformer(nn.Module):
         return x + self.time(time) + self.segment(segment)
 
     def _target(
-        self, hidden: torch.Tensor, goal_cells: torch.Tensor | None, teacher_forcing: float
+        self,
+        hidden: torch.Tensor,
+        goal_cells: torch.Tensor | None,
+        teacher_forcing: float,
+        told_cells: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Row and column distributions of the target cell ``(B, N, 2 * aux_size)``."""
         row_logits, col_logits = self.goal_logits(hidden)
@@ -183,16 +190,17 @@ class BCTransformer(nn.Module):
         if goal_cells is not None and teacher_forcing > 0:
             known = goal_cells[..., 0] >= 0
             forced = known & (torch.rand(known.shape) < teacher_forcing)
-            size = self.config.aux_size
-            truth = torch.cat(
-                [
-                    F.one_hot(goal_cells[..., 0].clamp(min=0), size),
-                    F.one_hot(goal_cells[..., 1].clamp(min=0), size),
-                ],
-                -1,
-            ).to(target.dtype)
-            target = torch.where(forced[..., None], truth, target)
+            target = torch.where(forced[..., None], self._one_hot(goal_cells, target), target)
+        if told_cells is not None:
+            told = told_cells[..., 0] >= 0
+            target = torch.where(told[..., None], self._one_hot(told_cells, target), target)
         return target
+
+    def _one_hot(self, cells: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """``(B, N, 2 * aux_size)`` one-hot row and column of ``cells`` (read only where known)."""
+        size = self.config.aux_size
+        rows, cols = (F.one_hot(cells[..., i].clamp(min=0), size) for i in (0, 1))
+        return torch.cat([rows, cols], -1).to(like.dtype)
 
     def goal_logits(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Row and column logits ``(B, N, aux_size)`` of the goal cell (needs ``aux_size``)."""

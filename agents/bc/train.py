@@ -207,6 +207,20 @@ class TrainConfig:
             problems.append(f"stream noise_share must be in [0, 1], got {share!r}")
         if not isinstance(noise, (int, float)) or not 0.0 <= noise < 1.0:
             problems.append(f"stream noise must be in [0, 1), got {noise!r}")
+        cell_share = self.stream.get("cell_share", 0.0)
+        if not isinstance(cell_share, (int, float)) or not 0.0 <= cell_share <= 1.0:
+            problems.append(f"stream cell_share must be in [0, 1], got {cell_share!r}")
+        elif cell_share > 0 and not (self.navigator or self.goal_conditioned):
+            problems.append(
+                "stream cell_share needs a policy that is told a cell "
+                "(navigator=true or goal_conditioned=true)"
+            )
+        objects = self.world.get("objects_per_maze", 4)
+        if cell_share and objects >= self.world.get("n_object_types", 8):
+            problems.append(
+                "stream cell_share needs an object type absent from every maze "
+                "(objects_per_maze < n_object_types)"
+            )
         model_fields = {f.name for f in dataclasses.fields(ModelConfig)}
         # filled in from the world and the other fields, never set through ``model``
         derived = {"vocab_size", "step_len", "max_segments", "aux_size", "goal_conditioned"}
@@ -309,21 +323,24 @@ class ContextMaker:
         for s, blocks in zip(samples, retrieved, strict=True):
             rows = current_rows(self.fmt, s.episode, min(s.episode.maze, n_mazes))
             cells = self._goal_cells(s) if self.config.aux_goal_weight > 0 else None
+            told = None
+            if s.target_cell is not None:
+                told = np.tile(np.asarray(s.target_cell, dtype=np.int64), (len(rows), 1))
             ctx = build_context(
-                self.fmt,
-                rows,
-                s.targets,
-                blocks,
-                self.config.max_current,
-                cells,
+                self.fmt, rows, s.targets, blocks, self.config.max_current, cells, told
             )
             out.append(ctx)
         return collate(out, TOKENIZER.pad)
 
     def _goal_cells(self, sample: Sample) -> np.ndarray:
-        """``(T, 2)`` cell of the goal shown at each acting step of the sample's episode."""
+        """``(T, 2)`` cell of the goal shown at each acting step of the sample's episode.
+
+        ``-100`` (no loss) for a "go to this cell" sample: its letter is not in the maze.
+        """
         from latent_gridworld.core.world import build_maze
 
+        if sample.target_cell is not None:
+            return np.full((len(sample.episode), 2), -100, dtype=np.int64)
         maze = build_maze(self.world, *sample.maze_key)
         index_of = np.full(self.world.n_object_types, -1, dtype=np.int64)
         index_of[maze.object_types] = np.arange(len(maze.object_types))
@@ -620,6 +637,7 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
             batch["pad"],
             batch.get("goal_cells"),
             config.goal_teacher_forcing,
+            batch.get("told_cells"),
         )
         loss = F.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), batch["targets"].reshape(-1), ignore_index=-100
