@@ -539,3 +539,20 @@ def test_go_to_cell_samples_need_a_told_policy_and_an_absent_type(tmp_path, chan
     stream = {**tiny_config(tmp_path).stream, "cell_share": 0.5}
     with pytest.raises(ValueError, match=message):
         tiny_config(tmp_path, stream=stream, **changes).validate()
+
+
+def test_checkpoint_saved_before_a_stream_option_existed_still_matches(trained, tmp_path):
+    import json
+
+    path, config = trained
+    payload = torch.load(path, weights_only=True)
+    saved = json.loads(payload["train_config"])
+    for newer in ("noise_share", "noise", "cell_share"):  # as a session-3 checkpoint has it
+        saved["stream"].pop(newer)
+    payload["train_config"] = json.dumps(saved)
+    torch.save(payload, tmp_path / "old.pt")
+    _, loaded, _ = load_checkpoint(tmp_path / "old.pt", expect=config)
+    assert loaded.stream == config.stream
+    noisy = dataclasses.replace(config, stream={**config.stream, "noise_share": 0.5})
+    with pytest.raises(ValueError, match="trained with another config: stream"):
+        load_checkpoint(tmp_path / "old.pt", expect=noisy)

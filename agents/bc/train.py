@@ -142,6 +142,11 @@ class TrainConfig:
     progress: bool = True
     tensorboard: bool = True
 
+    def __post_init__(self) -> None:
+        # stream options left out take their defaults, which are what code before them did
+        # (off): a checkpoint saved before an option existed still matches a config without it
+        self.stream = {**asdict(StreamConfig()), **self.stream}
+
     def validate(self) -> None:
         """Raise ValueError naming every bad field (before any data or training)."""
         problems = []
