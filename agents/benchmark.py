@@ -420,7 +420,7 @@ def _goal_probe_job(paths: dict[str, str]) -> dict[str, Any]:
 def _belief_job(paths: dict[str, str], seed: int, n_tasks: int) -> dict[str, Any]:
     """The closed-loop belief probe on ``latent`` (agents.bc.probe.closed_loop_belief)."""
     from agents.bc.agent import BCAgent
-    from agents.bc.probe import closed_loop_belief
+    from agents.bc.probe import closed_loop_belief, told_success
     from agents.bc.train import load_checkpoint, load_pool
     from agents.memory import EpisodicMemory
 
@@ -439,6 +439,11 @@ def _belief_job(paths: dict[str, str], seed: int, n_tasks: int) -> dict[str, Any
             bc = BCAgent(model, cfg, mem, n_relevant=n_relevant, seed=seed)
             # the tasks of the table's latent column (evaluate_agent's seed in _eval_job)
             out[name] = closed_loop_belief(bc, world, "latent", n_tasks, seed=1000 + seed)
+            if model.target_embed is not None:  # the same tasks, told the true goal cell
+                told = BCAgent(model, cfg, mem, n_relevant=n_relevant, seed=seed, told_goal=True)
+                out[name]["success_if_told"] = told_success(
+                    told, world, "latent", n_tasks, seed=1000 + seed
+                )
     return out
 
 
@@ -466,10 +471,17 @@ def probe_lines(per_seed: dict[int, dict[str, Any]]) -> list[str]:
         if r.get("_belief"):
             lines.append(
                 f"closed-loop belief (seed {seed}, latent tasks with the goal out of view: "
-                "goal head right at the first step; success if right / if wrong): "
+                "goal head right at the first step; success if right / if wrong"
+                + (
+                    " / if told the cell"
+                    if any("success_if_told" in b for b in r["_belief"].values())
+                    else ""
+                )
+                + "): "
                 + "; ".join(
                     f"{agent} {_num(b['belief_right'])}; {_num(b['success_if_right'])} / "
                     f"{_num(b['success_if_wrong'])}"
+                    + (f" / {_num(b['success_if_told'])}" if "success_if_told" in b else "")
                     for agent, b in r["_belief"].items()
                 )
             )

@@ -556,3 +556,37 @@ def test_checkpoint_saved_before_a_stream_option_existed_still_matches(trained, 
     noisy = dataclasses.replace(config, stream={**config.stream, "noise_share": 0.5})
     with pytest.raises(ValueError, match="trained with another config: stream"):
         load_checkpoint(tmp_path / "old.pt", expect=noisy)
+
+
+def test_told_agent_acts_on_the_true_cell_not_on_its_goal_head(tmp_path):
+    from agents.bc.evaluate import make_env
+    from agents.bc.probe import told_success
+
+    config = tiny_config(tmp_path, "baseline", aux_goal_weight=1.0, navigator=True)
+    world = config.world_config()
+    torch.manual_seed(0)
+    model = BCTransformer(config.model_config()).eval()
+    with torch.no_grad():  # untrained, the target barely moves the logits: make it count
+        model.target_embed.weight.mul_(100.0)
+    env = make_env(world, "latent")
+    starts = [env.reset(seed=i) for i in range(32)]
+    observations, infos = [o for o, _ in starts], [i for _, i in starts]
+
+    def first_actions(agent: BCAgent) -> list[int]:
+        agent.reset_batch(observations, infos)
+        return agent.act_batch(range(32), observations, infos).tolist()
+
+    told = first_actions(BCAgent(model, config, None, told_goal=True))
+    believed = first_actions(BCAgent(model, config, None))
+    with torch.no_grad():  # a sure and wrong belief everywhere: the corner wall (0, 0)
+        last = model.goal_head[-1]
+        last.weight.zero_()
+        last.bias.zero_()
+        last.bias[[0, model.config.aux_size]] = 50.0
+    assert first_actions(BCAgent(model, config, None, told_goal=True)) == told
+    assert first_actions(BCAgent(model, config, None)) != believed
+    rate = told_success(BCAgent(model, config, None, told_goal=True), world, "latent", 12, 4)
+    assert rate is None or 0.0 <= rate <= 1.0
+    plain = tiny_config(tmp_path, "baseline", aux_goal_weight=1.0)
+    with pytest.raises(ValueError, match="told_goal needs a policy with a target input"):
+        BCAgent(BCTransformer(plain.model_config()), plain, None, told_goal=True)

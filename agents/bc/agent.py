@@ -54,6 +54,10 @@ class BCAgent:
         n_relevant: Override the oracle's relevant episodes per query (0 gives the
             distractor-only control; the total k stays the same).
         seed: Seed of the retriever's random draws.
+        told_goal: Diagnostic (ours): give a policy with a target input (``navigator`` or
+            ``goal_conditioned``) the goal's true cell at every step instead of its goal head's
+            belief. Its success is then what it would reach if it always knew where the goal
+            is: an upper bound for the action side alone.
     """
 
     def __init__(
@@ -63,7 +67,13 @@ class BCAgent:
         memory: Any | None,
         n_relevant: int | None = None,
         seed: int = 0,
+        told_goal: bool = False,
     ) -> None:
+        if told_goal and model.target_embed is None:
+            raise ValueError(
+                "told_goal needs a policy with a target input (navigator or goal_conditioned)"
+            )
+        self.told_goal = told_goal
         self.model = model.eval()
         self.config = config
         self.fmt = config.step_format()
@@ -133,16 +143,30 @@ class BCAgent:
     ) -> np.ndarray:
         """Greedy actions for ``slots``."""
         contexts = []
-        for slot, obs in zip(slots, observations, strict=True):
+        for slot, obs, info in zip(slots, observations, infos, strict=True):
             self._rows[slot].append(self._row(obs, self._prev[slot]))
             current = np.stack(self._rows[slot])
+            told = None
+            if self.told_goal:
+                told = np.tile(self._goal_cell(obs, info), (len(current), 1))
             contexts.append(
                 build_context(
-                    self.fmt, current, None, self._memory_blocks[slot], self.config.max_current
+                    self.fmt,
+                    current,
+                    None,
+                    self._memory_blocks[slot],
+                    self.config.max_current,
+                    told_cells=told,
                 )
             )
         batch = to_tensors(collate(contexts, TOKENIZER.pad))
-        logits = self.model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
+        logits = self.model(
+            batch["rows"],
+            batch["segment"],
+            batch["time"],
+            batch["pad"],
+            told_cells=batch.get("told_cells"),
+        )
         last = torch.as_tensor([len(c.segment) - 1 for c in contexts])
         actions = logits[torch.arange(len(contexts)), last].argmax(-1).numpy()
         if self.model.goal_head is not None and any(self.first_beliefs[i] is None for i in slots):
@@ -155,3 +179,9 @@ class BCAgent:
         for slot, a in zip(slots, actions, strict=True):
             self._prev[slot] = int(a)
         return actions
+
+    def _goal_cell(self, obs: dict[str, Any], info: dict[str, Any]) -> np.ndarray:
+        from latent_gridworld.core.world import build_maze
+
+        maze = build_maze(self.world, int(info["maze"]), int(info.get("placement", 0)))
+        return maze.object_cells[maze.object_index(int(obs["goal"]))].astype(np.int64)

@@ -183,3 +183,21 @@ def closed_loop_belief(
         "success_if_wrong": rate(hidden & ~right),
         "success": rate(hidden),
     }
+
+
+def told_success(
+    agent: BCAgent, world: WorldConfig, split: str, n_tasks: int, seed: int
+) -> float | None:
+    """Success on the tasks whose goal starts out of view, for a ``told_goal=True`` agent.
+
+    Such an agent is given the goal's true cell at every step, so this is the action side's
+    ceiling: what the policy reaches if it always knows where the goal is. The tasks are those of
+    ``evaluate_agent`` with ``seed``, as in :func:`closed_loop_belief`.
+    """
+    from agents.bc.evaluate import evaluate_agent
+
+    if not agent.told_goal:
+        raise ValueError("told_success needs an agent built with told_goal=True")
+    result = evaluate_agent(agent, world, split, n_tasks, seed=seed)
+    hidden = ~result.trivial
+    return round(float(result.success[hidden].mean()), 4) if hidden.any() else None
