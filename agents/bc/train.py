@@ -220,8 +220,9 @@ class TrainConfig:
                 "stream cell_share needs a policy that is told a cell "
                 "(navigator=true or goal_conditioned=true)"
             )
-        objects = self.world.get("objects_per_maze", 4)
-        if cell_share and objects >= self.world.get("n_object_types", 8):
+        defaults = WorldConfig()
+        objects = self.world.get("objects_per_maze", defaults.objects_per_maze)
+        if cell_share and objects >= self.world.get("n_object_types", defaults.n_object_types):
             problems.append(
                 "stream cell_share needs an object type absent from every maze "
                 "(objects_per_maze < n_object_types)"
