@@ -499,16 +499,13 @@ def normalize_env(env: str) -> str:
     return ENV_NAMES[name]
 
 
-@functools.lru_cache(maxsize=512)
-def expert_table(maze: world.Maze) -> list[list[list[int]]]:
-    """``table[k][row][col]``: the expert's action towards object ``k`` from each cell.
+def expert_moves(distances: np.ndarray) -> np.ndarray:
+    """``(K, H, W)`` the expert's move towards each of ``K`` targets, from their distance maps.
 
-    The same rule as :func:`~latent_gridworld.expert.expert_action_for_state` (the first of
-    north, east, south, west that gets closer), computed once per maze with array shifts, so
-    generating a dataset does one list lookup per step. -1 where no move gets closer (walls,
-    the object's own cell).
+    The expert's rule: the first of north, east, south, west that gets closer (-1 where none
+    does: walls, the target's own cell). ``distances`` is ``(K, H, W)``, -1 on walls.
     """
-    dist = maze.distances.astype(np.int32)
+    dist = distances.astype(np.int32)
     _, h, w = dist.shape
     table = np.full(dist.shape, -1, dtype=np.int64)
     for action in reversed(range(len(ACTION_DELTAS))):  # the lowest valid action wins
@@ -519,6 +516,19 @@ def expert_table(maze: world.Maze) -> list[list[list[int]]]:
         src_cols = slice(max(0, dc), w - max(0, -dc))
         ahead[:, rows, cols] = dist[:, src_rows, src_cols]
         table = np.where((ahead >= 0) & (ahead < dist), action, table)
+    return table
+
+
+@functools.lru_cache(maxsize=512)
+def expert_table(maze: world.Maze) -> list[list[list[int]]]:
+    """``table[k][row][col]``: the expert's action towards object ``k`` from each cell.
+
+    The same rule as :func:`~latent_gridworld.expert.expert_action_for_state` (the first of
+    north, east, south, west that gets closer), computed once per maze with array shifts, so
+    generating a dataset does one list lookup per step. -1 where no move gets closer (walls,
+    the object's own cell).
+    """
+    table = expert_moves(maze.distances)
     return cast(list[list[list[int]]], table.tolist())
 
 
@@ -588,25 +598,22 @@ def expert_cell_episode(
 
     Training data for "go to the cell you were told" (ours): the views are the maze's, the
     goal shown at every step is ``letter`` (the caller picks one the cell does not hold), and
-    the moves follow the expert's rule (the first of north, east, south, west that gets
-    closer), perturbed at rate ``noise`` as in :func:`expert_episode`. Returns the episode and
-    the expert's action at each of its steps.
+    the moves follow the expert's rule (:func:`expert_moves`), perturbed at rate ``noise`` as
+    in :func:`expert_episode`. Returns the episode and the expert's action at each of its
+    steps.
     """
     if not 0.0 <= noise < 1.0:
         raise ValueError(f"noise must be in [0, 1), got {noise!r}")
     if maze.walls[cell] or maze.walls[start]:
         raise ValueError(f"start {start} and cell {cell} must be floor cells")
     dist = distance_map(maze.walls, cell)
+    policy = expert_moves(dist[None])[0]
     r, c = start
     rows, cols = [r], [c]
     actions: list[int] = []
     labels: list[int] = []
     while (r, c) != tuple(cell) and len(actions) < config.episode_limit:
-        expert = next(
-            a
-            for a, (dr, dc) in enumerate(ACTION_DELTAS)
-            if 0 <= dist[r + int(dr), c + int(dc)] < dist[r, c]
-        )
+        expert = int(policy[r, c])
         action = expert
         if noise > 0.0 and rng.random() < noise:
             action = _perturbation(maze, r, c, expert, rng)

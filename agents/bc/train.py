@@ -207,12 +207,12 @@ class TrainConfig:
         unknown = set(self.stream) - {f.name for f in dataclasses.fields(StreamConfig)}
         if unknown:
             problems.append(f"unknown stream option(s) {sorted(unknown)}")
-        share, noise = self.stream.get("noise_share", 0.0), self.stream.get("noise", 0.0)
+        share, noise = self.stream["noise_share"], self.stream["noise"]
         if not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
             problems.append(f"stream noise_share must be in [0, 1], got {share!r}")
         if not isinstance(noise, (int, float)) or not 0.0 <= noise < 1.0:
             problems.append(f"stream noise must be in [0, 1), got {noise!r}")
-        cell_share = self.stream.get("cell_share", 0.0)
+        cell_share = self.stream["cell_share"]
         if not isinstance(cell_share, (int, float)) or not 0.0 <= cell_share <= 1.0:
             problems.append(f"stream cell_share must be in [0, 1], got {cell_share!r}")
         elif cell_share > 0 and not (self.navigator or self.goal_conditioned):
