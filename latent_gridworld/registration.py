@@ -10,9 +10,28 @@ NAMESPACE = "LatentGridworld"
 
 # id name -> fixed kwargs. Bump the version suffix on any change that alters behaviour (the
 # golden rollout hashes in tests/ enforce it).
+# World v1 (ours): the radial-arm family with the step budget in the env; see
+# docs/environments.md. A 3x3 view needs 12-px tiles for SB3's default CNN (>= 36 px).
+WORLD_V1: dict[str, Any] = {
+    "maze_family": "radial",
+    "size": 21,
+    "view_size": 3,
+    "room_size": 5,
+    # lists, not tuples: a spec's kwargs survive its JSON round trip (WorldConfig takes both)
+    "n_arms": [10, 12],
+    "arm_length": [7, 10],
+    "n_mazes": 16,
+    "objects_per_maze": 8,
+    "latent_per_maze": 6,
+    "budget_scale": 1.5,
+    "budget_offset": 2,
+}
+
 VARIANTS: dict[str, dict[str, Any]] = {
     "Pixel-v0": {"obs_mode": "pixel"},
     "ASCII-v0": {"obs_mode": "ascii"},
+    "Pixel-v1": {"obs_mode": "pixel", "tile_size": 12, **WORLD_V1},
+    "ASCII-v1": {"obs_mode": "ascii", **WORLD_V1},
 }
 
 

@@ -18,13 +18,26 @@ import numpy as np
 
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.world import build_maze
-from latent_gridworld.envs.gridworld import INFO_KEYS
 from latent_gridworld.expert import expert_action
 
 ENTRY_POINT_PREFIX = "latent_gridworld"
 
-# info keys that describe behaviour (not bookkeeping) and go into rollout digests
-DIGEST_INFO_KEYS = INFO_KEYS
+# info keys that describe behaviour (not bookkeeping) and go into rollout digests. A fixed list,
+# not INFO_KEYS: a key added later (``budget``) must not change the recorded digests of old ids
+# (a v1 id's budget shows in its truncation flags).
+DIGEST_INFO_KEYS = (
+    "maze",
+    "goal",
+    "goal_index",
+    "start",
+    "position",
+    "split",
+    "icl",
+    "optimal_steps",
+    "is_success",
+    "visible_objects",
+    "seen_objects",
+)
 
 # name -> (gym.make kwargs, policy): the behaviours a golden digest pins down. Random actions
 # cover walls and truncation, the expert covers goals, rewards and ICL second goals.
@@ -132,9 +145,16 @@ def rollout_digest(
 
 
 def golden_digests(env_id: str) -> dict[str, str]:
-    """The digest of every :data:`GOLDEN_SCENARIOS` entry for ``env_id``."""
+    """The digest of every :data:`GOLDEN_SCENARIOS` entry for ``env_id``.
+
+    A radial-arm world keeps its own size in the small full-view scenario (its arms need a
+    21x21 grid); everything else is the same scenario for every id.
+    """
     out = {}
+    radial = gym.spec(env_id).kwargs.get("maze_family") == "radial"
     for name, (kwargs, policy) in GOLDEN_SCENARIOS.items():
+        if radial:
+            kwargs = {k: v for k, v in kwargs.items() if k != "size"}
         env = gym.make(env_id, **kwargs)
         try:
             out[name] = rollout_digest(env, policy)

@@ -42,10 +42,11 @@ from gymnasium.vector.utils import batch_space
 
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
-from latent_gridworld.core.constants import ACTION_DELTAS, N_ACTIONS, SPLITS, Action
+from latent_gridworld.core.constants import ACTION_DELTAS, N_ACTIONS, Action
+from latent_gridworld.core.tasks import check_options, resolve_task
 from latent_gridworld.encoders.ascii import codes_to_ascii
 from latent_gridworld.encoders.pixels import codes_to_image
-from latent_gridworld.envs.gridworld import INFO_KEYS, RESET_OPTIONS, LatentGridworldEnv, ObsMode
+from latent_gridworld.envs.gridworld import INFO_KEYS, LatentGridworldEnv, ObsMode
 
 AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED)
 
@@ -145,7 +146,6 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._size = c.size
         self._cells = c.size * c.size
         self._n_types = c.n_object_types
-        self._limit = c.episode_limit
         self._side = c.observed_size
         # flat-index displacement of each action; border walls keep moves inside the maze
         self._delta = (ACTION_DELTAS[:, 0] * c.size + ACTION_DELTAS[:, 1]).astype(np.int64)
@@ -169,6 +169,9 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._steps = np.zeros(n, dtype=np.int64)
         self._seen = np.zeros((n, t), dtype=bool)
         self._optimal = np.zeros(n, dtype=np.int64)
+        self._budget = np.zeros(n, dtype=np.int64)  # steps allowed for the current goal
+        self._deadline = np.zeros(n, dtype=np.int64)  # step count at which the task truncates
+        self._placement = np.zeros(n, dtype=np.int64)
         self._icl = np.zeros(n, dtype=bool)
         self._maze = np.zeros(n, dtype=np.int64)
         self._start = np.zeros((n, 2), dtype=np.int64)
@@ -183,7 +186,7 @@ class LatentGridworldVectorEnv(VectorEnv):
 
     def _init_tables(self) -> None:
         cells, t, side = self._cells, self._n_types, self._side
-        self._slots: dict[int, int] = {}
+        self._slots: dict[tuple[int, int], int] = {}  # (maze id, placement) -> slot
         self._n_slots = 0
         cap = self.config.n_mazes
         self._walls = np.zeros(cap * cells, dtype=bool)
@@ -199,7 +202,7 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._dist = np.zeros((cap, t, cells), dtype=np.int64)  # steps to each type's cell
         self._latent_type = np.zeros((cap, t), dtype=bool)
         self._in_pool = np.zeros(cap, dtype=bool)
-        self._add_mazes(range(self.config.n_mazes))
+        self._add_mazes([(m, 0) for m in range(self.config.n_mazes)])
 
     def _grow(self, needed: int) -> None:
         cap = len(self._in_pool)
@@ -222,14 +225,15 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._latent_type = grown(self._latent_type, 1)
         self._in_pool = grown(self._in_pool, 1)
 
-    def _add_mazes(self, maze_ids: Sequence[int] | range) -> None:
-        new = [m for m in dict.fromkeys(int(m) for m in maze_ids) if m not in self._slots]
+    def _add_mazes(self, keys: Sequence[tuple[int, int]]) -> None:
+        """Stack the tables of the mazes ``(maze id, placement)`` not stacked yet."""
+        new = [k for k in dict.fromkeys(keys) if k not in self._slots]
         if not new:
             return
         self._grow(self._n_slots + len(new))
         cells = self._cells
-        for maze_id in new:
-            maze = world.build_maze(self.config, maze_id)
+        for key in new:
+            maze = world.build_maze(self.config, *key)
             s = self._n_slots
             rows = slice(s * cells, (s + 1) * cells)
             self._walls[rows] = maze.walls.ravel()
@@ -246,7 +250,7 @@ class LatentGridworldVectorEnv(VectorEnv):
             if maze.in_pool:
                 self._latent_type[s, maze.latent_types] = True
             self._in_pool[s] = maze.in_pool
-            self._slots[maze_id] = s
+            self._slots[key] = s
             self._n_slots += 1
 
     # ------------------------------------------------------------------ Gymnasium API
@@ -367,13 +371,14 @@ class LatentGridworldVectorEnv(VectorEnv):
         if not 0 <= index < self.num_envs:
             raise IndexError(f"env index {index} out of range 0..{self.num_envs - 1}")
         i = index
-        maze = world.build_maze(self.config, int(self._maze[i]))
+        maze = world.build_maze(self.config, int(self._maze[i]), int(self._placement[i]))
         pos = int(self._cell[i] - self._slot[i] * self._cells)
         task = world.Task(
             int(self._maze[i]),
             int(self._first_goal[i]),
             (int(self._start[i, 0]), int(self._start[i, 1])),
             bool(self._icl[i]),
+            int(self._placement[i]),
         )
         return world.EpisodeState(
             task=task,
@@ -384,6 +389,8 @@ class LatentGridworldVectorEnv(VectorEnv):
             steps=int(self._steps[i]),
             seen=self._seen[i].copy(),
             optimal_steps=int(self._optimal[i]),
+            budget=int(self._budget[i]),
+            goal_start=int(self._deadline[i] - self._budget[i]),
             terminated=bool(self._terminated[i]),
             truncated=bool(self._truncated[i]),
         )
@@ -443,7 +450,7 @@ class LatentGridworldVectorEnv(VectorEnv):
                     terminated[i] = not self._second_goal(int(i))
         # seen is updated after the ICL draw, as in world.step
         self._seen |= self._visible.take(cell, axis=0)
-        truncated = ~terminated & (self._steps >= self._limit)
+        truncated = ~terminated & (self._steps >= self._deadline)
         self._terminated = terminated.copy()
         self._truncated = truncated.copy()
         return rewards, terminated, truncated
@@ -465,7 +472,11 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._goal[i] = goal
         self._goal_index[i] = 1
         self._goal_cell[i] = s * self._cells + self._type_cell[s, goal]
-        self._optimal[i] += self._dist[s, goal, local]
+        distance = int(self._dist[s, goal, local])
+        self._optimal[i] += distance
+        if self.config.per_goal_budget:
+            self._budget[i] = self.config.goal_budget(distance)
+            self._deadline[i] = self._steps[i] + self._budget[i]
         return True
 
     def _reset_envs(self, idx: np.ndarray, options: dict[str, Any]) -> None:
@@ -473,32 +484,28 @@ class LatentGridworldVectorEnv(VectorEnv):
         if len(idx) == 0:
             return
         config = self.config
-        unknown = set(options) - set(RESET_OPTIONS)
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: {RESET_OPTIONS}")
-        split = options.get("split", config.split)
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; valid splits are {', '.join(SPLITS)}")
+        options = check_options(options)
         rngs = self._rngs
         tasks: list[world.Task] = []
-        if {"maze", "goal", "start", "icl"} & set(options):
-            # the single env's own option handling, run with env i's generator
-            single = self._single
-            single._split = split
+        split = str(options.get("split", config.split))
+        if set(options) - {"split"}:
             for i in idx:
-                single._np_random = rngs[i]
-                task = single._task_from_options(options)
+                task, _ = resolve_task(config, rngs[i], options)
                 world.start_episode(config, task)  # validates start and goal as reset does
                 tasks.append(task)
         else:
             tasks = [world.sample_task(config, rngs[i], split) for i in idx]
         slot_of = self._slots
-        if any(t.maze not in slot_of for t in tasks):
-            self._add_mazes([t.maze for t in tasks])
-        # one conversion of all fields: (slot, maze, goal, row, col, icl) per task
+        if any((t.maze, t.placement) not in slot_of for t in tasks):
+            self._add_mazes([(t.maze, t.placement) for t in tasks])
+        # one conversion of all fields: (slot, maze, goal, row, col, icl, placement) per task
         fields = np.array(
-            [(slot_of[t.maze], t.maze, t.goal, *t.start, t.icl) for t in tasks], dtype=np.int64
-        ).reshape(len(tasks), 6)
+            [
+                (slot_of[t.maze, t.placement], t.maze, t.goal, *t.start, t.icl, t.placement)
+                for t in tasks
+            ],
+            dtype=np.int64,
+        ).reshape(len(tasks), 7)
         slots, maze_ids, goals = fields[:, 0], fields[:, 1], fields[:, 2]
         starts, icl = fields[:, 3:5], fields[:, 5].astype(bool)
         local = starts[:, 0] * self._size + starts[:, 1]
@@ -513,6 +520,10 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._steps[idx] = 0
         self._seen[idx] = self._visible[cell]
         self._optimal[idx] = self._dist[slots, goals, local]
+        budget = self._goal_budgets(self._optimal[idx])
+        self._budget[idx] = budget
+        self._deadline[idx] = budget
+        self._placement[idx] = fields[:, 6]
         self._icl[idx] = icl
         self._maze[idx] = maze_ids
         self._start[idx] = starts
@@ -520,6 +531,14 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._terminated[idx] = False
         self._truncated[idx] = False
         self._any_icl = self._any_icl or bool(icl.any())
+
+    def _goal_budgets(self, shortest: np.ndarray) -> np.ndarray:
+        """``WorldConfig.goal_budget`` of every shortest-path length, in one array operation."""
+        c = self.config
+        if not c.per_goal_budget:
+            return np.full(len(shortest), c.episode_limit, dtype=np.int64)
+        assert c.budget_scale is not None
+        return (c.budget_scale * shortest + c.budget_offset).astype(np.int64)
 
     def _observation(self, idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The batched observation (of the envs in ``idx`` only, if given)."""
@@ -592,6 +611,7 @@ class LatentGridworldVectorEnv(VectorEnv):
             "is_success": rows(self._terminated),
             "visible_objects": self._visible.take(cell, axis=0),
             "seen_objects": rows(self._seen),
+            "budget": rows(self._budget),
         }
         if idx is not None:
             return info

@@ -27,6 +27,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+BRAIDED_IDS = [i for i in ENV_IDS if i.endswith("-v0")]  # the v0 world: braided mazes
+RADIAL_IDS = [i for i in ENV_IDS if i not in BRAIDED_IDS]  # world v1 and later: radial arms
+
+
 @pytest.fixture(params=ENV_IDS)
 def env_id(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=BRAIDED_IDS)
+def v0_id(request: pytest.FixtureRequest) -> str:
+    """An id of the braided (v0) world, for tests of its own sizes and rules."""
+    return str(request.param)
+
+
+@pytest.fixture(params=RADIAL_IDS)
+def v1_id(request: pytest.FixtureRequest) -> str:
+    """An id of the radial-arm (v1) world."""
     return str(request.param)

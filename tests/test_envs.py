@@ -101,11 +101,18 @@ def test_registered_ids_are_the_namespace_and_makeable() -> None:
 # ---------------------------------------------------------------------------- checkers
 
 
+def variant_kwargs(env_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` adapted to the id's world: a radial (v1) world needs room for its arms."""
+    if gym.spec(env_id).kwargs.get("maze_family") == "radial" and "size" in kwargs:
+        return {**kwargs, "size": 23, "view_size": 5}
+    return kwargs
+
+
 @pytest.mark.parametrize("kwargs", CHECK_VARIANTS, ids=lambda kw: ",".join(kw) or "default")
 def test_gymnasium_and_sb3_checkers_pass_without_unexplained_warnings(
     env_id: str, kwargs: dict[str, Any]
 ) -> None:
-    env = gym.make(env_id, **kwargs)
+    env = gym.make(env_id, **variant_kwargs(env_id, kwargs))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(env.unwrapped, skip_render_check=False)
@@ -131,12 +138,14 @@ def test_default_spaces(env_id: str) -> None:
     assert isinstance(space, gym.spaces.Dict)
     assert env.action_space == gym.spaces.Discrete(4)
     assert space["goal"] == gym.spaces.Discrete(8)
+    # v0: a 5x5 view of 8-px tiles; v1: a 3x3 view of 12-px tiles (SB3's CNN needs >= 36 px)
+    side, px = (5, 40) if env_id.endswith("-v0") else (3, 36)
     if "Pixel" in env_id:
         assert set(space.spaces) == {"image", "goal"}
-        assert space["image"] == gym.spaces.Box(0, 255, (40, 40, 3), np.uint8)
+        assert space["image"] == gym.spaces.Box(0, 255, (px, px, 3), np.uint8)
     else:
         assert set(space.spaces) == {"view", "goal"}
-        assert space["view"] == gym.spaces.Box(32, 126, (25,), np.uint8)
+        assert space["view"] == gym.spaces.Box(32, 126, (side * side,), np.uint8)
 
 
 def test_info_keys_are_the_documented_list(env_id: str) -> None:
@@ -167,7 +176,7 @@ def test_observations_stay_in_the_space(env_id: str) -> None:
 
 
 def test_spec_json_round_trip_remakes_the_same_env(env_id: str) -> None:
-    env = gym.make(env_id, size=9, split="latent")
+    env = gym.make(env_id, split="latent", pool_seed=3)
     spec = gym.envs.registration.EnvSpec.from_json(env.spec.to_json())
     assert spec == env.spec
     again = gym.make(spec)
@@ -303,8 +312,8 @@ def test_truncates_exactly_at_max_steps(env_id: str, max_steps: int) -> None:
         env.step(0)
 
 
-def test_default_limit_is_two_size_squared(env_id: str) -> None:
-    env = gym.make(env_id, size=7)
+def test_default_limit_is_two_size_squared(v0_id: str) -> None:
+    env = gym.make(v0_id, size=7)
     env.reset(seed=0)
     steps, truncated = 0, False
     while not truncated:
@@ -458,16 +467,21 @@ def test_unknown_split(env_id: str) -> None:
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"maze": -1}, r"maze must be a non-negative integer id, got -1"),
-        ({"maze": "maze-3"}, r"maze must be a non-negative integer id, got 'maze-3'"),
-        ({"maze": 2.0}, r"maze must be a non-negative integer id, got 2.0"),
+        ({"maze": -1}, r"options\['maze'\] must be a non-negative integer id, got -1"),
+        ({"maze": "maze-3"}, r"options\['maze'\] must be a non-negative integer id, got 'maze-3'"),
+        ({"maze": 2.0}, r"options\['maze'\] must be a non-negative integer id, got 2.0"),
+        ({"placement": True}, r"options\['placement'\] must be a non-negative integer id"),
         ({"goal": "Z"}, r"unknown goal 'Z'; valid letters: ABCDEFGH"),
         ({"goal": 8}, r"unknown goal 8; object types are 0..7"),
         ({"goal": "AB"}, r"unknown goal 'AB'; valid letters: ABCDEFGH"),
         ({"goal": None}, r"goal must be an object type \(int or letter\), got None"),
         ({"seed": 3}, r"unknown reset option\(s\) \['seed'\]; valid: \('maze', 'goal'"),
         ({"maze": 0, "start": (0, 0)}, r"start \(0, 0\) is not a floor cell of maze 0"),
-        ({"maze": 0, "start": 5}, r"start must be a \(row, col\) pair, got 5"),
+        ({"maze": 0, "start": 5}, r"options\['start'\] must be a \(row, col\) pair of integers"),
+        ({"maze": 0, "start": (1.0, 2.0)}, r"must be a \(row, col\) pair of integers, got \(1.0"),
+        ({"maze": 0, "start": "13"}, r"must be a \(row, col\) pair of integers, got '13'"),
+        ({"icl": "no"}, r"options\['icl'\] must be a bool, got 'no'"),
+        ({"icl": 1}, r"options\['icl'\] must be a bool, got 1"),
         ({"maze": 0, "start": (99, 1)}, r"start \(99, 1\) is not a floor cell of maze 0"),
     ],
 )
@@ -477,8 +491,8 @@ def test_bad_reset_options(env_id: str, options: dict[str, Any], match: str) -> 
         env.reset(seed=0, options=options)
 
 
-def test_goal_not_in_the_chosen_maze(env_id: str) -> None:
-    env = gym.make(env_id)
+def test_goal_not_in_the_chosen_maze(v0_id: str) -> None:
+    env = gym.make(v0_id)  # (every v1 maze holds every object type)
     maze = build_maze(env.unwrapped.config, 0)  # type: ignore[attr-defined]
     absent = next(t for t in range(8) if t not in maze.object_types)
     letters = ", ".join(f"{t} ({chr(65 + t)})" for t in maze.object_types)
@@ -512,8 +526,8 @@ def test_goal_that_no_maze_of_the_split_offers(env_id: str) -> None:
     [
         ({"objects_per_maze": 9}, r"objects_per_maze \(9\) exceeds n_object_types \(8\)"),
         (
-            {"size": 5, "objects_per_maze": 3, "n_object_types": 3, "latent_per_maze": 0},
-            r"objects_per_maze \(3\) needs more free cells than a 5x5 maze guarantees",
+            {"size": 5, "objects_per_maze": 6, "n_object_types": 6, "latent_per_maze": 0},
+            r"objects_per_maze \(6\) needs more free cells than a 5x5 maze guarantees",
         ),
         (
             {"view_size": 27},
@@ -531,9 +545,9 @@ def test_goal_that_no_maze_of_the_split_offers(env_id: str) -> None:
         ({"split": "latent", "latent_per_maze": 0}, r"split 'latent' needs latent objects"),
     ],
 )
-def test_impossible_parameters(env_id: str, kwargs: dict[str, Any], match: str) -> None:
+def test_impossible_parameters(v0_id: str, kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=r"Invalid latent gridworld parameters: .*" + match):
-        gym.make(env_id, **kwargs)
+        gym.make(v0_id, **kwargs)
 
 
 def test_latent_split_option_without_latent_objects(env_id: str) -> None:

@@ -2,10 +2,11 @@
 
 Every agent is evaluated on the *same* tasks for a given ``(split, seed)``: task ``i`` is the
 env's ``reset(seed=seed * 100_003 + i)`` on that split, so comparisons between agents are
-paired. An episode succeeds if the goal is reached within a step budget of
-``2 * shortest path + 4`` steps (the D9 protocol; a random walk rarely gets there by chance)
-and the env's own limit. Path efficiency is SPL-like: ``shortest / steps`` for a success,
-0 for a failure, averaged over tasks.
+paired. Success is the env's own: the episode terminates at the goal before the env's step
+budget truncates it (``info["is_success"]``; world v1: ``floor(1.5 * shortest + 2)`` steps,
+set by ``WorldConfig.budget_scale`` / ``budget_offset``), so an agent trained through
+``gym.make`` faces exactly the test these numbers report. Path efficiency is SPL-like:
+``shortest / steps`` for a success, 0 for a failure, averaged over tasks.
 """
 
 from __future__ import annotations
@@ -47,15 +48,6 @@ class EvalResult:
         return float(self.success.mean()) if len(self.success) else float("nan")
 
 
-def step_budget(optimal: int, limit: int) -> int:
-    """Steps an episode may take: ``2 * optimal + 4``, capped by the env limit.
-
-    >>> step_budget(10, 338), step_budget(200, 338)
-    (24, 338)
-    """
-    return min(2 * optimal + 4, limit)
-
-
 def make_env(world: WorldConfig, split: str) -> LatentGridworldEnv:
     """An ASCII env of ``world`` on ``split`` without ICL episodes."""
     kwargs = {f: getattr(world, f) for f in world.__dataclass_fields__}
@@ -77,7 +69,6 @@ def evaluate_agent(
         o, info = env.reset(seed=seed * 100_003 + i)
         obs.append(o)
         infos.append(info)
-    budgets = np.array([step_budget(int(i["optimal_steps"]), world.episode_limit) for i in infos])
     optimal = np.array([int(i["optimal_steps"]) for i in infos])
     trivial = np.array([bool(i["visible_objects"][i["goal"]]) for i in infos])
     steps = np.zeros(n_tasks, dtype=np.int64)
@@ -92,13 +83,13 @@ def evaluate_agent(
                 slots.tolist(), [obs[i] for i in slots], [infos[i] for i in slots]
             )
             for slot, a in zip(slots.tolist(), actions, strict=True):
-                _advance(envs, obs, infos, steps, success, active, budgets, slot, check_action(a))
+                _advance(envs, obs, infos, steps, success, active, slot, check_action(a))
     else:
         for i in range(n_tasks):
             agent.reset(obs[i], infos[i])
             while active[i]:
                 a = check_action(agent.act(obs[i], infos[i]))
-                _advance(envs, obs, infos, steps, success, active, budgets, i, a)
+                _advance(envs, obs, infos, steps, success, active, i, a)
     efficiency = np.where(success, optimal / np.maximum(steps, 1), 0.0)
     return EvalResult(split, success, efficiency, trivial, steps, optimal)
 
@@ -110,16 +101,14 @@ def _advance(
     steps: np.ndarray,
     success: np.ndarray,
     active: np.ndarray,
-    budgets: np.ndarray,
     i: int,
     action: int,
 ) -> None:
     o, _, terminated, truncated, info = envs[i].step(action)
     obs[i], infos[i] = o, info
     steps[i] += 1
-    if terminated:
-        success[i] = True
-    if terminated or truncated or steps[i] >= budgets[i]:
+    success[i] = bool(info["is_success"])
+    if terminated or truncated:
         active[i] = False
 
 

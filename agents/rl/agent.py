@@ -5,7 +5,7 @@ what the PPO policy was trained on: the ASCII view becomes cell codes, then pixe
 same tile atlas as the pixel env (the image is identical). The retrieved episodes come from the
 run's memory and are encoded as the wrapper does. So the PPO pair is evaluated by the very code
 that evaluates the BC pair (:func:`agents.bc.evaluate.evaluate_agent`: same tasks, same step
-budget of ``2 * shortest + 4``).
+budget the env enforces).
 
 Evaluate finished runs with it::
 
@@ -185,7 +185,7 @@ def evaluate_run(run: str | Path, n_tasks: int, seed: int = 0) -> dict[str, Any]
         agents["distractors_only"] = PPOAgent(
             model, spec, memory, n_relevant=0, n_distractors=spec.k, seed=seed
         )
-    out: dict[str, Any] = {"n_tasks": n_tasks, "seed": seed, "budget": "2 * shortest + 4"}
+    out: dict[str, Any] = {"n_tasks": n_tasks, "seed": seed, "budget": "the env's own"}
     for name, agent in agents.items():
         splits = EVAL_SPLITS if name == "agent" else ("latent",)
         for split in splits:

@@ -87,3 +87,173 @@ def is_connected(walls: np.ndarray) -> bool:
         return False
     dist = distance_map(walls, (int(floor[0, 0]), int(floor[0, 1])))
     return bool((dist[~walls] >= 0).all())
+
+
+# --------------------------------------------------------------------------------------------
+# The radial-arm family (ours, after Olton's radial-arm maze)
+
+_TRIES_PER_MAZE = 200
+_EXPANSIONS_PER_ARM = 2000  # a dead exit is given up, not searched exhaustively
+_STRAIGHT_CELLS = 3  # cells every arm runs straight out of the room before it may turn
+_STRAIGHT = 0.7  # chance that an arm tries to go straight on before it tries to turn
+_ROOM, _WALL, _RESERVED = -1, -2, -3  # owner codes besides arm ids; _RESERVED is a wall too
+
+
+def generate_radial(
+    size: int,
+    room_size: int,
+    n_arms: tuple[int, int],
+    arm_length: tuple[int, int],
+    view_size: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """A hub room with one-wide arms whose ends are private.
+
+    The room is centred; arms leave it from every other cell of its sides (so no two arms
+    touch at the room), each a corridor of a length drawn from ``arm_length`` that turns at
+    random. No arm cell is 4-adjacent to a cell of another arm, to the room (but for its first
+    cell) or to its own earlier cells (but for its predecessor), so every arm is a dead-end
+    corridor with no shortcut. Every arm end is *private*: no floor cell outside its own arm
+    lies within ``view_size // 2`` (Chebyshev) of it, so an object there is seen only from
+    inside its arm.
+
+    Returns:
+        ``walls`` (``(size, size)`` bool) and the arms, each an ``(L, 2)`` array of (row, col)
+        from the room outwards (the last row is the arm's end).
+
+    Raises:
+        RuntimeError: if no maze was found in ``_TRIES_PER_MAZE`` tries (the parameters are
+            validated by :class:`~latent_gridworld.core.config.WorldConfig` so that this should
+            not happen; a layout that is tight but valid is retried, not rejected).
+    """
+    half = view_size // 2
+    lo = size // 2 - room_size // 2
+    hi = lo + room_size - 1
+    exits = _room_exits(lo, hi)
+    want = int(rng.integers(n_arms[0], n_arms[1] + 1))  # drawn once: retries keep the count
+    for _ in range(_TRIES_PER_MAZE):
+        owner = np.full((size, size), _WALL, dtype=np.int64)  # arm k's cells hold k
+        owner[lo : hi + 1, lo : hi + 1] = _ROOM
+        arms: list[np.ndarray] = []
+        # arms at the ends of a wall fan out first; the middle ones go straight out between
+        order = sorted(rng.permutation(len(exits)), key=lambda e: exits[e][2] == 0)
+        for e in order:
+            if len(arms) == want:
+                break
+            first, outward, side = exits[e]
+            length = int(rng.integers(arm_length[0], arm_length[1] + 1))
+            path = _grow_arm(owner, first, outward, side, length, half, rng)
+            if path is not None:
+                for r, c in path:
+                    owner[r, c] = len(arms)
+                arms.append(np.array(path, dtype=np.int64))
+        if len(arms) == want:
+            return owner <= _WALL, arms
+    raise RuntimeError(
+        f"no radial maze with {n_arms} arms of {arm_length} cells fits a {size}x{size} grid "
+        f"with a {room_size}x{room_size} room and private ends for view {view_size}"
+    )
+
+
+def _room_exits(lo: int, hi: int) -> list[tuple[tuple[int, int], tuple[int, int], int]]:
+    """Every exit: its first arm cell, outward direction and side (-1, 0, 1) of its wall.
+
+    Exits sit on every other cell of each side. The side says towards which end of its wall
+    an exit lies: arms turn that way first, fanning out like spokes instead of crossing.
+    """
+    exits = []
+    mid = (lo + hi) // 2
+    for k in range(lo, hi + 1, 2):
+        side = int(np.sign(k - mid))
+        exits += [((lo - 1, k), (-1, 0), side), ((hi + 1, k), (1, 0), side)]
+        exits += [((k, lo - 1), (0, -1), side), ((k, hi + 1), (0, 1), side)]
+    return exits
+
+
+def _grow_arm(
+    owner: np.ndarray,
+    first: tuple[int, int],
+    outward: tuple[int, int],
+    side: int,
+    length: int,
+    half: int,
+    rng: np.random.Generator,
+) -> list[tuple[int, int]] | None:
+    """A random corridor of ``length`` cells from ``first`` (depth-first with backtracking)."""
+    size = owner.shape[0]
+
+    def free(
+        cell: tuple[int, int], prev: tuple[int, int] | None, path: list[tuple[int, int]]
+    ) -> bool:
+        r, c = cell
+        if not (1 <= r < size - 1 and 1 <= c < size - 1) or owner[r, c] != _WALL:
+            return False
+        for dr, dc in ACTION_DELTAS:
+            n = (r + int(dr), c + int(dc))
+            if n == prev:
+                continue
+            if owner[n] >= _ROOM and not (prev is None and owner[n] == _ROOM):
+                return False  # touches another arm, or the room beyond the first cell
+            if n in path:
+                return False  # touches its own earlier cells: no loop, no 2-wide patch
+        return True
+
+    def private(end: tuple[int, int]) -> bool:
+        # the arm's own cells are not in ``owner`` yet, so any floor here is someone else's
+        r, c = end
+        window = owner[max(r - half, 0) : r + half + 1, max(c - half, 0) : c + half + 1]
+        return not (window >= _ROOM).any()
+
+    if not free(first, None, []):
+        return None
+    stack: list[tuple[list[tuple[int, int]], tuple[int, int]]] = [([first], outward)]
+    expansions = 0
+    while stack and expansions < _EXPANSIONS_PER_ARM:
+        path, heading = stack.pop()
+        expansions += 1
+        if len(path) == length:
+            if private(path[-1]):
+                _reserve(owner, path[-1], half)
+                return path
+            continue
+        r, c = path[-1]
+        options = _directions(heading, outward, side, len(path), rng)
+        for d in reversed(options):  # the stack pops the first option first
+            nxt = (r + d[0], c + d[1])
+            if free(nxt, path[-1], path[:-1]):
+                stack.append(([*path, nxt], d))
+    return None
+
+
+def _directions(
+    heading: tuple[int, int],
+    outward: tuple[int, int],
+    side: int,
+    cells: int,
+    rng: np.random.Generator,
+) -> list[tuple[int, int]]:
+    """The moves an arm of ``cells`` cells tries next, most preferred first.
+
+    The first cells go straight out, so that an arm never turns along the room into its
+    neighbours' way; then straight on comes first most of the time, the turn towards the
+    exit's end of its wall next (arms fan out like spokes instead of crossing), and the turn
+    back towards the middle of the wall last.
+    """
+    if cells < _STRAIGHT_CELLS:
+        return [heading]
+    lateral = (side * abs(outward[1]), side * abs(outward[0]))
+    if lateral == (0, 0):  # a middle exit: either way
+        sign = 1 if rng.random() < 0.5 else -1
+        lateral = (sign * abs(outward[1]), sign * abs(outward[0]))
+    turns = [(-heading[1], heading[0]), (heading[1], -heading[0])]
+    turns.sort(key=lambda d: -(d[0] * lateral[0] + d[1] * lateral[1]))
+    if rng.random() < _STRAIGHT:
+        return [heading, *turns]
+    return [turns[0], heading, turns[1]]
+
+
+def _reserve(owner: np.ndarray, end: tuple[int, int], half: int) -> None:
+    """Mark the walls around a private end so that later arms keep out of its view."""
+    r, c = end
+    window = owner[max(r - half, 0) : r + half + 1, max(c - half, 0) : c + half + 1]
+    window[window == _WALL] = _RESERVED

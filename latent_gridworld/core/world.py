@@ -14,11 +14,18 @@ import numpy as np
 
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, OBJECT_BASE, Cell, object_letter
-from latent_gridworld.core.maze import UNREACHABLE, distance_map, generate_walls, is_connected
+from latent_gridworld.core.maze import (
+    UNREACHABLE,
+    distance_map,
+    generate_radial,
+    generate_walls,
+    is_connected,
+)
 
 _MAZE_STREAM = 0  # seed-sequence tags keep the maze stream and the pool assignment independent
 _ASSIGNMENT_STREAM = 1
 _PLACEMENT_STREAM = 2
+_RADIAL_STREAM = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,7 +44,15 @@ class Maze:
         visible: ``(H, W, n_object_types)`` bool: object types inside the window from each cell.
         distances: ``(K, H, W)`` int16 shortest-path steps to each object (``-1`` on walls).
         train_starts: ``(S, 2)`` start cells of the ``train`` split.
-        held_out_starts: ``(S', 2)`` start cells of the ``explicit`` and ``latent`` splits.
+        held_out_starts: ``(S', 2)`` start cells of the ``explicit`` and ``latent`` splits
+            (radial family: the hub room, also the ``new_maze`` starts).
+        train_start_object: ``(S,)`` radial family: index of the object whose arm end each
+            train start is in view of (a train task never starts beside its own goal); -1 in
+            the braided family.
+        sites: ``(P, 2)`` every cell an object may occupy in this maze's family (radial: the
+            arm ends; braided: every floor cell). What a searcher that knows the family's
+            placement rule needs.
+        family: The maze family (``"braided"`` or ``"radial"``).
         in_pool: True for a training-pool maze (it has an explicit/latent split).
         placement: Object placement variant; 0 is the maze's own. Other values keep the walls
             and object types but move the objects (and the start cells) elsewhere.
@@ -54,9 +69,12 @@ class Maze:
     distances: np.ndarray
     train_starts: np.ndarray
     held_out_starts: np.ndarray
+    train_start_object: np.ndarray
+    sites: np.ndarray
 
     in_pool: bool
     placement: int = 0
+    family: str = "braided"
 
     def object_index(self, object_type: int) -> int:
         """Index in this maze's object arrays of ``object_type``; ValueError if absent."""
@@ -80,8 +98,24 @@ class Maze:
 
     @property
     def start_cells(self) -> np.ndarray:
-        """Every valid start cell (floor, no object)."""
+        """Every start cell of any split (braided: every free floor cell)."""
         return np.concatenate([self.train_starts, self.held_out_starts])
+
+    def starts_for(self, split: str, goal: int) -> np.ndarray:
+        """The start cells a task of ``split`` with ``goal`` is drawn from: the one rule.
+
+        Braided (v0): ``train`` from the train starts, ``explicit``/``latent`` from the
+        held-out starts, ``new_maze`` (and any maze outside the pool) from both. Radial (v1):
+        ``train`` in view of an object at an arm end other than the goal (the rat placed in
+        an arm), every other split in the hub room.
+        """
+        if self.family == "radial":
+            if split != "train":
+                return self.held_out_starts
+            return self.train_starts[self.train_start_object != self.object_index(goal)]
+        if split == "new_maze" or not self.in_pool:
+            return self.start_cells
+        return self.train_starts if split == "train" else self.held_out_starts
 
 
 @functools.lru_cache(maxsize=8)
@@ -183,6 +217,8 @@ def build_maze(config: WorldConfig, maze_id: int, placement: int = 0) -> Maze:
         config.held_out_start_share,
         config.observed_size,
         config.full_view,
+        config.maze_family,
+        (config.view_size, config.room_size, config.n_arms, config.arm_length),
     )
 
 
@@ -200,9 +236,17 @@ def _build_maze(
     held_out_start_share: float,
     observed_size: int,
     full_view: bool,
+    family: str = "braided",
+    radial: tuple[int, int, tuple[int, int], tuple[int, int]] = (5, 5, (10, 12), (7, 10)),
 ) -> Maze:
-    rng = np.random.default_rng([pool_seed, _MAZE_STREAM, maze_id])
-    walls = generate_walls(size, braid, rng)
+    arms: list[np.ndarray] = []
+    if family == "radial":
+        view_size, room_size, n_arms, arm_length = radial
+        rng = np.random.default_rng([pool_seed, _RADIAL_STREAM, maze_id])
+        walls, arms = generate_radial(size, room_size, n_arms, arm_length, view_size, rng)
+    else:
+        rng = np.random.default_rng([pool_seed, _MAZE_STREAM, maze_id])
+        walls = generate_walls(size, braid, rng)
     if not is_connected(walls):  # the carving guarantees it; keep the check cheap and loud
         raise RuntimeError(f"maze {maze_id} (pool seed {pool_seed}) is not connected")
 
@@ -219,10 +263,18 @@ def _build_maze(
     floor = np.argwhere(~walls)
     if placement > 0:
         rng = np.random.default_rng([pool_seed, _PLACEMENT_STREAM, maze_id, placement])
-    cells = floor[rng.permutation(len(floor))]
-    object_cells, free_cells = cells[:objects_per_maze], cells[objects_per_maze:]
-    n_held_out = min(max(1, round(held_out_start_share * len(free_cells))), len(free_cells) - 1)
-    held_out_starts, train_starts = free_cells[:n_held_out], free_cells[n_held_out:]
+    if family == "radial":
+        object_cells, train_starts, train_start_object, held_out_starts = _radial_places(
+            arms, objects_per_maze, radial[0] // 2, size, radial[1], rng
+        )
+        sites = np.stack([arm[-1] for arm in arms])
+    else:
+        cells = floor[rng.permutation(len(floor))]
+        object_cells, free_cells = cells[:objects_per_maze], cells[objects_per_maze:]
+        n_held_out = min(max(1, round(held_out_start_share * len(free_cells))), len(free_cells) - 1)
+        held_out_starts, train_starts = free_cells[:n_held_out], free_cells[n_held_out:]
+        train_start_object = np.full(len(train_starts), -1, dtype=np.int64)
+        sites = floor
 
     codes = np.where(walls, Cell.WALL, Cell.FLOOR).astype(np.uint8)
     codes[object_cells[:, 0], object_cells[:, 1]] = OBJECT_BASE + object_types
@@ -245,10 +297,41 @@ def _build_maze(
         "distances": distances,
         "train_starts": train_starts,
         "held_out_starts": held_out_starts,
+        "train_start_object": train_start_object,
+        "sites": sites,
     }
     for a in arrays.values():
         a.setflags(write=False)
-    return Maze(maze_id=maze_id, **arrays, in_pool=in_pool, placement=placement)
+    return Maze(maze_id=maze_id, **arrays, in_pool=in_pool, placement=placement, family=family)
+
+
+def _radial_places(
+    arms: list[np.ndarray],
+    n_objects: int,
+    half: int,
+    size: int,
+    room_size: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Objects at the ends of ``n_objects`` random arms; train starts in view of them.
+
+    Returns ``object_cells``, ``train_starts`` (the arm cells within ``half`` of an object's
+    end, Chebyshev, as the partial view sees it), ``train_start_object`` (which object each
+    train start sees) and the hub room's cells (the test starts).
+    """
+    used = rng.choice(len(arms), size=n_objects, replace=False)
+    object_cells = np.stack([arms[a][-1] for a in used])
+    starts, owner = [], []
+    for k, a in enumerate(used):
+        near = np.abs(arms[a][:-1] - arms[a][-1]).max(axis=1) <= half
+        starts.append(arms[a][:-1][near])
+        owner.append(np.full(int(near.sum()), k, dtype=np.int64))
+    lo = size // 2 - room_size // 2
+    room = np.stack(
+        np.meshgrid(np.arange(lo, lo + room_size), np.arange(lo, lo + room_size), indexing="ij"),
+        axis=-1,
+    ).reshape(-1, 2)
+    return object_cells, np.concatenate(starts), np.concatenate(owner), room.astype(np.int64)
 
 
 def _view_tables(
@@ -308,7 +391,6 @@ def sample_task(config: WorldConfig, rng: np.random.Generator, split: str | None
     if split == "new_maze":
         maze = build_maze(config, config.n_mazes + int(rng.integers(config.n_new_mazes)))
         goal = int(rng.choice(maze.object_types))
-        starts = maze.start_cells
     else:
         if split == "latent" and config.latent_per_maze == 0:
             raise ValueError(
@@ -317,7 +399,7 @@ def sample_task(config: WorldConfig, rng: np.random.Generator, split: str | None
             )
         maze = build_maze(config, int(rng.integers(config.n_mazes)))
         goal = int(rng.choice(maze.latent_types if split == "latent" else maze.explicit_types))
-        starts = maze.train_starts if split == "train" else maze.held_out_starts
+    starts = maze.starts_for(split, goal)
     r, c = starts[int(rng.integers(len(starts)))]
     icl = split == "train" and config.icl_share > 0 and bool(rng.random() < config.icl_share)
     return Task(maze.maze_id, goal, (int(r), int(c)), icl)
@@ -343,8 +425,12 @@ class EpisodeState:
         steps: Steps taken.
         seen: ``(n_object_types,)`` bool, object types seen in the view so far.
         optimal_steps: Shortest-path steps of the goals announced so far.
+        budget: Steps allowed for the current goal (``WorldConfig.goal_budget``; without a
+            per-goal budget, the episode limit).
+        goal_start: Step at which the current goal was announced (0 without a per-goal
+            budget, so that the limit counts the whole episode).
         terminated: The final goal was reached.
-        truncated: The step limit was hit first.
+        truncated: The budget ran out first.
     """
 
     task: Task
@@ -355,6 +441,8 @@ class EpisodeState:
     steps: int
     seen: np.ndarray
     optimal_steps: int
+    budget: int = 0
+    goal_start: int = 0
     terminated: bool = False
     truncated: bool = False
 
@@ -403,6 +491,7 @@ def start_episode(config: WorldConfig, task: Task) -> EpisodeState:
         steps=0,
         seen=maze.visible[r, c].copy(),
         optimal_steps=int(maze.distances[goal_idx, r, c]),
+        budget=config.goal_budget(int(maze.distances[goal_idx, r, c])),
     )
 
 
@@ -445,10 +534,13 @@ def step(
             if len(candidates) > 0:
                 state.goal = int(candidates[int(rng.integers(len(candidates)))])
                 state.goal_index = 1
-                state.optimal_steps += state.distance_to_goal()
+                distance = state.distance_to_goal()
+                state.optimal_steps += distance
+                if config.per_goal_budget:
+                    state.budget, state.goal_start = config.goal_budget(distance), state.steps
                 announced = True
         state.terminated = not announced
     state.seen |= state.maze.visible[state.position]
-    if not state.terminated and state.steps >= config.episode_limit:
+    if not state.terminated and state.steps - state.goal_start >= state.budget:
         state.truncated = True
     return StepOutcome(reward, reached, announced)

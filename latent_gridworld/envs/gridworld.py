@@ -8,7 +8,6 @@ observation with one encoder (pixels or ASCII). The world logic lives in
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -17,18 +16,12 @@ from gymnasium import spaces
 
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
-from latent_gridworld.core.constants import (
-    N_ACTIONS,
-    OBJECT_LETTERS,
-    SPLITS,
-    Action,
-    Cell,
-)
+from latent_gridworld.core.constants import N_ACTIONS, OBJECT_LETTERS, Action, Cell
+from latent_gridworld.core.tasks import check_options, resolve_task
 from latent_gridworld.encoders.ascii import ASCII_HIGH, ASCII_LOW, codes_to_ascii, grid_to_text
 from latent_gridworld.encoders.pixels import codes_to_image
 
 ObsMode = Literal["pixel", "ascii"]
-RESET_OPTIONS = ("maze", "goal", "start", "icl", "split", "placement")
 # every key of the info dict, in order; the vector env and golden digests share this list
 INFO_KEYS = (
     "maze",
@@ -42,6 +35,7 @@ INFO_KEYS = (
     "is_success",
     "visible_objects",
     "seen_objects",
+    "budget",
 )
 
 
@@ -166,6 +160,7 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             "is_success": state.terminated,
             "visible_objects": state.visible(),
             "seen_objects": state.seen.copy(),
+            "budget": state.budget,
         }
 
     # ------------------------------------------------------------------ Gymnasium API
@@ -176,18 +171,16 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
         """Start a task sampled from the split, or the one pinned by ``options``.
 
         Options (all optional): ``maze`` (int id), ``goal`` (object type int or letter),
-        ``start`` ((row, col)), ``icl`` (bool), ``split`` (sample from another split),
-        ``placement`` (object placement variant of the maze, 0 = its own).
+        ``start`` ((row, col) ints), ``icl`` (bool), ``split`` (sample from another split),
+        ``placement`` (object placement variant of the maze, 0 = its own). Options that
+        contradict the split (a pool maze for ``new_maze``, a goal that is not latent for
+        ``latent``, ...) raise ``ValueError`` (:mod:`latent_gridworld.core.tasks`).
+
+        ``info["budget"]`` is the number of steps the current goal is given before the task
+        truncates (``WorldConfig.goal_budget``).
         """
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = set(options) - set(RESET_OPTIONS)
-        if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; valid: {RESET_OPTIONS}")
-        self._split = options.get("split", self.config.split)
-        if self._split not in SPLITS:
-            raise ValueError(f"unknown split {self._split!r}; valid splits are {', '.join(SPLITS)}")
-        task = self._task_from_options(options)
+        task, self._split = resolve_task(self.config, self.np_random, check_options(options))
         self.state = world.start_episode(self.config, task)
         if self.render_mode == "human":
             self.render()
@@ -286,68 +279,6 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             raise RuntimeError("call reset() before step() or render()")
         return self.state
 
-    def _task_from_options(self, options: Mapping[str, Any]) -> world.Task:
-        config = self.config
-        sampled = world.sample_task(config, self.np_random, self._split)
-        if not {"maze", "goal", "start", "icl", "placement"} & set(options):
-            return sampled
-        maze = world.build_maze(
-            config, options.get("maze", sampled.maze), options.get("placement", 0)
-        )
-        if "goal" in options:
-            goal = _parse_goal(options["goal"], config.n_object_types)
-            if "maze" not in options:
-                maze = self._maze_with_goal(goal, maze)
-            maze.object_index(goal)  # raises, naming the maze's objects
-        elif "maze" in options or "placement" in options:
-            candidates = world.goal_candidates(config, maze, self._split)
-            if len(candidates) == 0:
-                raise ValueError(f"maze {maze.maze_id} has no {self._split} goals")
-            goal = int(self.np_random.choice(candidates))
-        else:
-            goal = sampled.goal
-        if "start" in options:
-            start = options["start"]
-            if np.shape(start) != (2,):
-                raise ValueError(f"start must be a (row, col) pair, got {start!r}")
-            start = (int(start[0]), int(start[1]))
-        elif "maze" in options or "placement" in options or maze.maze_id != sampled.maze:
-            starts = {
-                "train": maze.train_starts,
-                "new_maze": maze.start_cells,
-            }.get(self._split, maze.held_out_starts)
-            if not maze.in_pool:
-                starts = maze.start_cells
-            r, c = starts[int(self.np_random.integers(len(starts)))]
-            start = (int(r), int(c))
-        else:
-            start = sampled.start
-        icl = bool(options.get("icl", sampled.icl))
-        return world.Task(maze.maze_id, goal, start, icl, maze.placement)
-
-    def _maze_with_goal(self, goal: int, sampled: world.Maze) -> world.Maze:
-        """A maze of the split in which ``goal`` may be a goal (``goal`` pinned, ``maze`` not).
-
-        The sampled maze is kept when it qualifies, so pinning a goal that the sampled task
-        could have had changes nothing else.
-        """
-        config, split = self.config, self._split
-        if goal in world.goal_candidates(config, sampled, split):
-            return sampled
-        if split == "new_maze":
-            first = config.n_mazes
-            ids = first + self.np_random.permutation(config.n_new_mazes)
-        else:
-            ids = self.np_random.permutation(config.n_mazes)
-        for maze_id in ids:
-            maze = world.build_maze(config, int(maze_id), sampled.placement)
-            if goal in world.goal_candidates(config, maze, split):
-                return maze
-        raise ValueError(
-            f"goal {goal} ({OBJECT_LETTERS[goal]}) is never a {split!r} goal in this pool; "
-            "pin a maze that holds it with options['maze'], or choose another split"
-        )
-
 
 def _validate_action(action: Any) -> int:
     if isinstance(action, np.ndarray) and action.shape == ():
@@ -363,17 +294,3 @@ def _validate_action(action: Any) -> int:
             + ", ".join(f"{a.value}={a.name}" for a in Action)
         )
     return int(action)
-
-
-def _parse_goal(goal: Any, n_object_types: int) -> int:
-    if isinstance(goal, str):
-        if len(goal) != 1 or goal.upper() not in OBJECT_LETTERS[:n_object_types]:
-            raise ValueError(
-                f"unknown goal {goal!r}; valid letters: {OBJECT_LETTERS[:n_object_types]}"
-            )
-        return OBJECT_LETTERS.index(goal.upper())
-    if isinstance(goal, (bool, np.bool_)) or not isinstance(goal, (int, np.integer)):
-        raise ValueError(f"goal must be an object type (int or letter), got {goal!r}")
-    if not 0 <= goal < n_object_types:
-        raise ValueError(f"unknown goal {goal}; object types are 0..{n_object_types - 1}")
-    return int(goal)
