@@ -130,9 +130,10 @@ def test_cli_reports_and_rejects_bad_input(tmp_path, capsys):
     loaded = load_dataset(out)
     assert loaded.info.env == "Pixel" and loaded.info.env_kwargs == {"size": 11}
     assert loaded.views.shape[1:] == (5, 5) and (loaded.maze >= 16).all()
-    assert main(["--out", str(out), "--kw", "sise=11", "--no-progress"]) == 2
+    bad = tmp_path / "bad.npz"
+    assert main(["--out", str(bad), "--kw", "sise=11", "--no-progress"]) == 2
     assert "unknown env kwarg(s) ['sise']" in capsys.readouterr().err
-    assert main(["--out", str(out), "--env", "Atari", "--no-progress"]) == 2
+    assert main(["--out", str(bad), "--env", "Atari", "--no-progress"]) == 2
     assert "unknown env 'Atari'; valid: ASCII, Pixel" in capsys.readouterr().err
     with pytest.raises(ValueError, match="episodes must be a positive integer"):
         generate_dataset(episodes=0)
