@@ -181,11 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 HEADLESS_DRIVERS = ("dummy", "offscreen")
 _X11_PLATFORMS = ("linux", "freebsd", "openbsd", "netbsd", "dragonfly", "sunos")
 HEADLESS_ADVICE = (
-    "play needs a window: run it on a desktop session, over 'ssh -X', or under a virtual X "
-    "server ('xvfb-run latent-gridworld play ...'). To record episodes without a window, drive "
-    "the env from code (latent_gridworld.episode.record_episode with a policy) or write expert "
-    "data with 'latent-gridworld generate'. Tests run play headless with SDL_VIDEODRIVER=dummy "
-    "and posted key events (tests/test_play.py)."
+    "play needs a window you can see: run it in a desktop session or over 'ssh -X' (X "
+    "forwarding). Without one, record episodes from code (latent_gridworld.episode."
+    "record_episode with a policy) or write expert data with 'latent-gridworld generate'; "
+    "tests drive play headless with SDL_VIDEODRIVER=dummy and posted key events "
+    "(tests/test_play.py)."
 )
 
 
