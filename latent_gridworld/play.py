@@ -424,9 +424,13 @@ class PlaySession:
         driver = pg.display.get_driver()
         if driver in HEADLESS_DRIVERS and not os.environ.get("SDL_VIDEODRIVER", "").strip():
             pg.display.quit()
+            named = [
+                f"{k}={os.environ[k]!r}" for k in ("DISPLAY", "WAYLAND_DISPLAY") if k in os.environ
+            ]
             raise HeadlessDisplayError(
-                f"no display: SDL fell back to its invisible {driver!r} window (is DISPLAY="
-                f"{os.environ.get('DISPLAY', '')!r} a running X server?). " + HEADLESS_ADVICE
+                f"no display: SDL fell back to its invisible {driver!r} window (no display "
+                f"server answered at {' or '.join(named) or 'the default display'}). "
+                + HEADLESS_ADVICE
             )
         pg.font.init()
         self.font = pg.font.Font(None, 24)
