@@ -508,7 +508,7 @@ def share_memory(memory: Any, path: str | None = None) -> MemoryHandle:
     """
     ray = require_ray()
     if path is not None:
-        memory.save(path)
+        memory.save(path, overwrite=True)  # a transport file for the workers
         return MemoryHandle(path=str(path))
     if not ray.is_initialized():
         raise RuntimeError("connect to Ray first (connect_ray) to put a memory in the object store")

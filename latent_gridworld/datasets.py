@@ -40,6 +40,7 @@ from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, SPLITS
 from latent_gridworld.core.maze import distance_map
 from latent_gridworld.episode import Episode
+from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
 
 DATASET_FORMAT = "latent-gridworld-dataset"
 DATASET_VERSION = 1
@@ -329,23 +330,30 @@ def full_header(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> 
 
 
 def write_arrays(
-    path: str | os.PathLike[str], header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]
+    path: str | os.PathLike[str],
+    header: Mapping[str, Any],
+    arrays: Mapping[str, np.ndarray],
+    *,
+    overwrite: bool = False,
+    hint: str = OVERWRITE_HINT,
 ) -> str:
     """Write ``arrays`` and a JSON ``header`` as an uncompressed ``.npz``; return the content hash.
 
     The header gains ``content_sha256`` (over the header and arrays) and ``arrays`` (names,
     dtypes, shapes). Zip timestamps are fixed, so equal content gives byte-identical files. The
-    file is written next to ``path`` and renamed into place, so a crash never leaves half a file.
+    file is written next to ``path`` and renamed into place (:func:`atomic_write_path`), so a
+    crash never leaves half a file and an interrupted write leaves no temporary file.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false (``hint`` says how to ask).
+        IsADirectoryError, NotADirectoryError, PermissionError: ``path`` cannot be written.
     """
     if "header" in arrays:
         raise ValueError("'header' is a reserved array name")
     full = full_header(header, arrays)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     entries = {"header": np.frombuffer(json.dumps(full, sort_keys=True).encode(), np.uint8)}
     entries.update(arrays)
-    try:
+    with atomic_write_path(path, overwrite=overwrite, hint=hint) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as zf:
             for name, array in entries.items():
                 info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
@@ -354,10 +362,6 @@ def write_arrays(
                     np.lib.format.write_array(
                         f, np.ascontiguousarray(array), version=(2, 0), allow_pickle=False
                     )
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return str(full["content_sha256"])
 
 
@@ -764,9 +768,13 @@ def _info_header(info: DatasetInfo) -> dict[str, Any]:
     }
 
 
-def save_dataset(dataset: Dataset, path: str | os.PathLike[str]) -> str:
-    """Write ``dataset`` to ``path`` (``.npz``); return the file's content hash."""
-    return write_arrays(path, _info_header(dataset.info), dataset.columns())
+def save_dataset(dataset: Dataset, path: str | os.PathLike[str], *, overwrite: bool = False) -> str:
+    """Write ``dataset`` to ``path`` (``.npz``); return the file's content hash.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    return write_arrays(path, _info_header(dataset.info), dataset.columns(), overwrite=overwrite)
 
 
 def load_dataset(path: str | os.PathLike[str]) -> Dataset:
@@ -969,7 +977,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of within-episode ICL episodes (train split)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed (same arguments -> same file)")
-    p.add_argument("--out", required=True, help="output file (.npz)")
+    p.add_argument("--out", required=True, help="output file (.npz); its folder is created")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument(
         "--kw",
         action="append",
@@ -998,6 +1007,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``latent-gridworld generate``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    try:  # before the work: a bad --out must not cost the whole generation
+        check_output_path(args.out, overwrite=args.force, hint="add --force")
+    except OSError as err:
+        print(f"error: --out: {err}", file=sys.stderr)
+        return 2
     try:
         env_kwargs = parse_kwargs(args.kw)
         t0 = time.perf_counter()
@@ -1013,10 +1027,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             **env_kwargs,
         )
         elapsed = time.perf_counter() - t0
-        digest = save_dataset(dataset, args.out)
     except (ValueError, TypeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    try:
+        digest = save_dataset(dataset, args.out, overwrite=args.force)
+    except FileExistsError:  # created by someone else while we generated
+        print(
+            f"error: --out: {args.out} already exists; add --force to replace it", file=sys.stderr
+        )
+        return 2
+    except OSError as err:  # e.g. the disk filled up
+        print(f"error: could not write {args.out}: {err}", file=sys.stderr)
+        return 1
     if args.minari_id:
         try:
             export_minari(dataset, args.minari_id, root=args.minari_root)

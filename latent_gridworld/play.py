@@ -8,7 +8,14 @@ nobody presses a key.
 
 ``--record PATH`` writes every played episode (with at least one move) to an ``.npz`` file;
 :func:`load_recording` reads it back as :class:`~latent_gridworld.episode.Episode` objects. The
-format is documented in ``docs/play.md``.
+format is documented in ``docs/play.md``. The path is checked before the window opens (its
+folder is created; an existing file is replaced only with ``--force``), and the file is
+rewritten after every episode; if a save fails, the episodes go to a fallback file and the
+window and the terminal say where.
+
+Without a display (no ``DISPLAY``/``WAYLAND_DISPLAY`` on Linux), SDL would open an invisible
+offscreen window and wait for keys forever: ``play`` refuses instead and says what to do. An
+explicit ``SDL_VIDEODRIVER=dummy`` (what the tests set) still runs, driven by posted key events.
 
 pygame is imported only when a window opens; the recording functions work without it.
 """
@@ -21,6 +28,7 @@ import datetime
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +40,7 @@ import numpy as np
 from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core.constants import OBJECT_BASE, SPLITS, Action, object_letter
 from latent_gridworld.episode import Episode
+from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
 
 ENV_IDS = {"ascii": "LatentGridworld/ASCII-v0", "pixel": "LatentGridworld/Pixel-v0"}
 RECORDING_FORMAT = "latent-gridworld-play/1"
@@ -81,7 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="any env argument, repeatable: --kw size=15 --kw full_view=true",
     )
-    parser.add_argument("--record", type=Path, metavar="PATH", help="save played episodes (.npz)")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        metavar="PATH",
+        help="save played episodes (.npz; its folder is created)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace --record's file if it exists")
     parser.add_argument("--tile", type=int, default=32, help="pixels per maze cell (default 32)")
     return parser
 
@@ -111,17 +126,92 @@ def main(argv: Sequence[str] | None = None) -> int:
             kwargs["split"] = args.split
         if args.tile < 2:
             raise ValueError(f"--tile must be >= 2, got {args.tile}")
+        problem = display_problem()
+        if problem is not None:
+            raise ValueError(problem)
+        if args.record is not None:  # before the window opens, not after the first episode
+            try:
+                check_output_path(args.record, overwrite=args.force, hint="add --force")
+            except OSError as err:
+                raise ValueError(f"--record: {err}") from err
         env = gym.make(env_id, **kwargs)
     except (TypeError, ValueError) as err:
         print(f"latent-gridworld play: error: {err}", file=sys.stderr)
         return 2
-    session = PlaySession(
-        env, env_id=env_id, env_kwargs=kwargs, seed=args.seed, record=args.record, tile=args.tile
-    )
+    driver = os.environ.get("SDL_VIDEODRIVER", "").strip().lower()
+    if driver in HEADLESS_DRIVERS:
+        print(
+            f"latent-gridworld play: SDL_VIDEODRIVER={driver} shows no window; the session "
+            "waits for key events posted by a script (Q, Esc or a QUIT event ends it)",
+            file=sys.stderr,
+        )
+    try:
+        session = PlaySession(
+            env,
+            env_id=env_id,
+            env_kwargs=kwargs,
+            seed=args.seed,
+            record=args.record,
+            tile=args.tile,
+            overwrite=args.force,
+        )
+    except (HeadlessDisplayError, OSError) as err:
+        env.close()
+        print(f"latent-gridworld play: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # pygame.error: SDL could not start the driver asked for
+        env.close()
+        print(
+            f"latent-gridworld play: error: could not open a window ({err}). " + HEADLESS_ADVICE,
+            file=sys.stderr,
+        )
+        return 2
     try:
         return session.run()
+    except KeyboardInterrupt:  # Ctrl-C in the terminal: keep the episode being played
+        session.quit()
+        return 130
     finally:
         session.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Is there a display?
+
+HEADLESS_DRIVERS = ("dummy", "offscreen")
+_X11_PLATFORMS = ("linux", "freebsd", "openbsd", "netbsd", "dragonfly", "sunos")
+HEADLESS_ADVICE = (
+    "play needs a window you can see: run it in a desktop session or over 'ssh -X' (X "
+    "forwarding). Without one, record episodes from code (latent_gridworld.episode."
+    "record_episode with a policy) or write expert data with 'latent-gridworld generate'; "
+    "tests drive play headless with SDL_VIDEODRIVER=dummy and posted key events "
+    "(tests/test_play.py)."
+)
+
+
+class HeadlessDisplayError(RuntimeError):
+    """SDL found no display and fell back to an invisible window nobody asked for."""
+
+
+def display_problem(
+    environ: dict[str, str] | os._Environ[str] | None = None, platform: str | None = None
+) -> str | None:
+    """Why no window can be shown here (a message with what to do instead), or ``None``.
+
+    On Linux and the BSDs a window needs ``DISPLAY`` (X11) or ``WAYLAND_DISPLAY``; without them
+    SDL silently opens an invisible offscreen window and ``play`` would wait forever. An
+    explicit ``SDL_VIDEODRIVER`` is the user's choice and is respected (the tests set
+    ``dummy``); SDL reports a driver it cannot start itself.
+    """
+    env = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if env.get("SDL_VIDEODRIVER", "").strip():
+        return None
+    if not platform.startswith(_X11_PLATFORMS):
+        return None  # macOS and Windows always have their window system
+    if env.get("DISPLAY", "").strip() or env.get("WAYLAND_DISPLAY", "").strip():
+        return None
+    return "no display: DISPLAY and WAYLAND_DISPLAY are not set. " + HEADLESS_ADVICE
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,10 +274,20 @@ def save_recording(
     outcomes: Sequence[str],
     icl: Sequence[bool],
     metadata: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    hint: str = OVERWRITE_HINT,
 ) -> None:
     """Write episodes to ``path`` as an ``.npz`` readable without pickle (see docs/play.md).
 
     Steps of all episodes are concatenated; ``step_offsets``/``action_offsets`` delimit them.
+    The file is written next to ``path`` and renamed into place: a crash never leaves half a
+    file, and a failed or interrupted write leaves no temporary file.
+
+    Raises:
+        ValueError: no episodes.
+        FileExistsError: ``path`` exists and ``overwrite`` is false (``hint`` says how to ask).
+        OSError: ``path`` cannot be written.
     """
     if not episodes:
         raise ValueError("no episodes to save")
@@ -212,9 +312,20 @@ def save_recording(
         "visible": np.concatenate([e.visible for e in episodes]),
         "actions": np.concatenate([e.actions for e in episodes]),
     }
-    tmp = Path(f"{os.fspath(path)}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
-    tmp.replace(path)  # atomic: a crash mid-write never leaves half a file
+    with atomic_write_path(path, overwrite=overwrite, hint=hint) as tmp:
+        with open(tmp, "wb") as f:  # a file object: numpy would append .npz to a bare name
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+
+
+def fallback_recording_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """Where a recording goes when its own path cannot be written: a fresh file in the temp dir.
+
+    The name keeps the original stem and adds the time and process id, so it never replaces
+    anything.
+    """
+    stem = Path(path).stem if path is not None else "recording"
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(tempfile.gettempdir()) / f"latent-gridworld-play-{stem}-{stamp}-{os.getpid()}.npz"
 
 
 def load_recording(path: str | os.PathLike[str]) -> Recording:
@@ -258,7 +369,14 @@ class PlaySession:
     """One play window around an env; :meth:`run` handles keys until the player quits.
 
     The constructor resets the env and draws the first frame, so a caller (or a test) can
-    inspect :attr:`env` and queue key events before :meth:`run`.
+    inspect :attr:`env` and queue key events before :meth:`run`. It checks ``record`` before
+    the window opens (an existing file only with ``overwrite``) and refuses to open an
+    invisible window SDL fell back to (:class:`HeadlessDisplayError`).
+
+    Raises:
+        FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError: ``record``
+            cannot be written.
+        HeadlessDisplayError: no display, and ``SDL_VIDEODRIVER`` was not set to ask for none.
     """
 
     def __init__(
@@ -270,14 +388,20 @@ class PlaySession:
         seed: int | None = None,
         record: str | os.PathLike[str] | None = None,
         tile: int = 32,
+        overwrite: bool = False,
     ) -> None:
         from latent_gridworld.rendering.viewer import import_pygame
 
+        if record is not None:
+            check_output_path(record, overwrite=overwrite)
         self.pg = import_pygame()
         self.env = env
         self.raw: Any = cast(Any, env.unwrapped)  # the LatentGridworldEnv under any wrappers
         self.tile = tile
         self.record_path = Path(record) if record is not None else None
+        self._overwrite = overwrite  # after the first save the file is this session's own
+        self.save_error: str | None = None  # the last failed save, if the episodes are unsaved
+        self.save_notice = ""  # shown under the help line once a save had to go elsewhere
         self.metadata = {
             "env_id": env_id or (env.spec.id if env.spec else ""),
             "env_kwargs": env_kwargs or {},
@@ -297,6 +421,17 @@ class PlaySession:
 
         pg = self.pg
         pg.display.init()  # display and fonts only: no audio device is opened
+        driver = pg.display.get_driver()
+        if driver in HEADLESS_DRIVERS and not os.environ.get("SDL_VIDEODRIVER", "").strip():
+            pg.display.quit()
+            named = [
+                f"{k}={os.environ[k]!r}" for k in ("DISPLAY", "WAYLAND_DISPLAY") if k in os.environ
+            ]
+            raise HeadlessDisplayError(
+                f"no display: SDL fell back to its invisible {driver!r} window (no display "
+                f"server answered at {' or '.join(named) or 'the default display'}). "
+                + HEADLESS_ADVICE
+            )
         pg.font.init()
         self.font = pg.font.Font(None, 24)
         self.big_font = pg.font.Font(None, 40)
@@ -305,7 +440,7 @@ class PlaySession:
         side = max(260, size // 2 + 60)
         self.view_rect = pg.Rect(self.maze_rect.right + MARGIN, MARGIN, side, side)
         self.goal_rect = pg.Rect(self.view_rect.left, self.view_rect.bottom + MARGIN, side, 64)
-        height = max(self.maze_rect.bottom, self.goal_rect.bottom) + MARGIN + 3 * 26
+        height = max(self.maze_rect.bottom, self.goal_rect.bottom) + MARGIN + 4 * 26
         self.screen = pg.display.set_mode((self.view_rect.right + MARGIN, height))
         pg.display.set_caption(f"latent-gridworld play: {self.metadata['env_id']}")
         pg.key.set_repeat(250, 60)  # hold an arrow to keep walking
@@ -336,7 +471,38 @@ class PlaySession:
         self.icl.append(bool(state.task.icl))
         self._buffer = _EpisodeBuffer()
         if self.record_path is not None:
-            save_recording(self.record_path, self.episodes, self.outcomes, self.icl, self.metadata)
+            self._save()
+
+    def _save(self) -> None:
+        """Write all episodes so far; if the file cannot be written, switch to a fallback file.
+
+        A played episode is never dropped: the failure and the new path are printed and shown
+        in the window, and later episodes go to the fallback file too.
+        """
+        assert self.record_path is not None
+        args = (self.episodes, self.outcomes, self.icl, self.metadata)
+        try:
+            save_recording(self.record_path, *args, overwrite=self._overwrite, hint="add --force")
+            self._overwrite = True
+            self.save_error = None
+            return
+        except OSError as err:
+            failed, reason = self.record_path, str(err)
+        fallback = fallback_recording_path(failed)
+        try:
+            save_recording(fallback, *args)
+        except OSError as err:
+            self.save_error = f"could not save to {failed} ({reason}) nor to {fallback} ({err})"
+            self.save_notice = "NOT SAVED: " + self.save_error
+            print(f"latent-gridworld play: error: {self.save_error}", file=sys.stderr)
+            return
+        self.record_path, self._overwrite, self.save_error = fallback, True, None
+        self.save_notice = f"Could not save to {failed}; recording to {fallback}"
+        print(
+            f"latent-gridworld play: could not save to {failed} ({reason}); "
+            f"the recording is in {fallback} from now on",
+            file=sys.stderr,
+        )
 
     def restart(self) -> None:
         """R: the same task again from its start."""
@@ -403,13 +569,16 @@ class PlaySession:
             self.draw()
 
     def run(self) -> int:
-        """Handle events until the player quits; returns the exit status (0)."""
+        """Handle events until the player quits; returns the exit status.
+
+        0, or 1 when the last save failed (the episodes are in no file; the message says why).
+        """
         while self.running:
             # blocks in SDL until an event arrives; the timeout only bounds a missed wake-up
             event = self.pg.event.wait(1000)
             if event.type != self.pg.NOEVENT:
                 self.handle_event(event)
-        return 0
+        return 1 if self.save_error else 0
 
     def close(self) -> None:
         """Close the window and the env."""
@@ -437,6 +606,7 @@ class PlaySession:
             ),
             (self.message, GOOD if state.terminated else BAD if state.truncated else TEXT),
             (HELP + ("   (N: next, R: retry)" if state.done else ""), DIM_TEXT),
+            (self.save_notice, BAD),
         ]
         y = max(self.maze_rect.bottom, self.goal_rect.bottom) + MARGIN
         for text, colour in lines:

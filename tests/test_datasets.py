@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import subprocess
 import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import numpy as np
 import pytest
 
 import latent_gridworld  # noqa: F401  (registers the envs)
+from latent_gridworld import datasets
 from latent_gridworld.cli import main as cli_main
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
@@ -130,9 +134,10 @@ def test_cli_reports_and_rejects_bad_input(tmp_path, capsys):
     loaded = load_dataset(out)
     assert loaded.info.env == "Pixel" and loaded.info.env_kwargs == {"size": 11}
     assert loaded.views.shape[1:] == (5, 5) and (loaded.maze >= 16).all()
-    assert main(["--out", str(out), "--kw", "sise=11", "--no-progress"]) == 2
+    bad = tmp_path / "bad.npz"
+    assert main(["--out", str(bad), "--kw", "sise=11", "--no-progress"]) == 2
     assert "unknown env kwarg(s) ['sise']" in capsys.readouterr().err
-    assert main(["--out", str(out), "--env", "Atari", "--no-progress"]) == 2
+    assert main(["--out", str(bad), "--env", "Atari", "--no-progress"]) == 2
     assert "unknown env 'Atari'; valid: ASCII, Pixel" in capsys.readouterr().err
     with pytest.raises(ValueError, match="episodes must be a positive integer"):
         generate_dataset(episodes=0)
@@ -308,3 +313,121 @@ def maze_distance(maze, start, cell):
     from latent_gridworld.core.maze import distance_map
 
     return int(distance_map(maze.walls, cell)[start])
+
+
+# ---------------------------------------------------------------- output files (issue 19)
+
+
+def test_generate_refuses_to_overwrite_unless_forced(tmp_path, capsys):
+    out = tmp_path / "d.npz"
+    args = ["--episodes", "5", "--seed", "1", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main([*args[:3], "2", *args[4:]]) == 2  # another seed, same --out
+    err = capsys.readouterr().err
+    assert err == f"error: --out: {out} already exists; add --force to replace it\n"
+    assert out.read_bytes() == before
+    assert main([*args[:3], "2", *args[4:], "--force"]) == 0
+    assert load_dataset(out).info.seed == 2
+    with pytest.raises(FileExistsError, match=r"d.npz already exists; pass overwrite=True"):
+        save_dataset(load_dataset(out), out)
+    save_dataset(generate_dataset(episodes=2, seed=9), out, overwrite=True)
+    assert load_dataset(out).info.seed == 9
+
+
+def test_generate_checks_out_before_generating(tmp_path, capsys, monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("generated although --out is unusable")
+
+    monkeypatch.setattr(datasets, "generate_dataset", must_not_run)
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("")
+    cases = {
+        tmp_path / "adir": f"{tmp_path / 'adir'} is a folder; give a file path, e.g. "
+        f"{tmp_path / 'adir' / 'out.npz'}",
+        tmp_path / "afile" / "d.npz": f"cannot create the folder {tmp_path / 'afile'} for "
+        f"{tmp_path / 'afile' / 'd.npz'}: a file is in the way",
+    }
+    for out, message in cases.items():
+        assert main(["--episodes", "5", "--no-progress", "--out", str(out)]) == 2
+        captured = capsys.readouterr()
+        assert captured.err == f"error: --out: {message}\n" and captured.out == ""
+
+
+def test_generate_creates_the_folder_of_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["--episodes", "3", "--no-progress", "--out", "data/new/train.npz"]) == 0
+    assert len(load_dataset(tmp_path / "data/new/train.npz")) == 3
+
+
+def test_an_interrupted_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "d.npz"
+    save_dataset(generate_dataset(episodes=3, seed=0), path)
+    before = path.read_bytes()
+    real = np.lib.format.write_array
+    calls = []
+
+    def interrupted(f, array, **kwargs):
+        real(f, array, **kwargs)
+        calls.append(1)
+        if len(calls) == 4:  # halfway through the arrays: Ctrl-C
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(np.lib.format, "write_array", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_dataset(generate_dataset(episodes=50, seed=1), path, overwrite=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["d.npz"] and path.read_bytes() == before
+
+
+def test_sigterm_during_a_save_removes_the_temporary(tmp_path):
+    if sys.platform == "win32":
+        pytest.skip("POSIX signals")
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        import numpy as np
+        from latent_gridworld import datasets
+
+        real, calls = np.lib.format.write_array, []
+
+        def killed(f, array, **kwargs):
+            real(f, array, **kwargs)
+            calls.append(1)
+            if len(calls) == 4:  # halfway through: e.g. `timeout` or `kill` stops the run
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        np.lib.format.write_array = killed
+        datasets.save_dataset(datasets.generate_dataset(episodes=50), sys.argv[1])
+        print("not reached")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "d.npz")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == -signal.SIGTERM, out.stderr  # still dies of the signal
+    assert "not reached" not in out.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_temporaries_of_killed_writers_are_removed_by_the_next_save(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    dead_pid = int(dead.stdout)  # a process that has exited (SIGKILL leaves such files)
+    stale = tmp_path / f"d.npz.tmp{dead_pid}"
+    stale.write_bytes(b"\0" * 1000)
+    alive = tmp_path / f"d.npz.tmp{os.getppid()}"  # a live process may still be writing
+    alive.write_bytes(b"\0")
+    other = tmp_path / f"e.npz.tmp{dead_pid}"  # another file's: not ours to judge
+    other.write_bytes(b"\0")
+    save_dataset(generate_dataset(episodes=2, seed=0), tmp_path / "d.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["d.npz", alive.name, other.name])

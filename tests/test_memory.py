@@ -426,6 +426,44 @@ def test_corrupted_truncated_and_mismatched_files_are_refused(tmp_path, train):
         EpisodicMemory.load(tmp_path / "d.npz")
 
 
+def test_save_refuses_to_overwrite_unless_asked(tmp_path, train):
+    m = EpisodicMemory(8)
+    m.extend(train[:20])
+    path = tmp_path / "runs" / "memory.npz"  # the folder is created
+    m.save(path)
+    before = path.read_bytes()
+    m.add(train[20])
+    with pytest.raises(FileExistsError, match=r"memory.npz already exists; pass overwrite=True"):
+        m.save(path)
+    assert path.read_bytes() == before
+    m.save(path, overwrite=True)
+    assert len(EpisodicMemory.load(path)) == 21
+    with pytest.raises(IsADirectoryError, match="runs is a folder; give a file path"):
+        m.save(tmp_path / "runs")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["memory.npz"]  # no temp files
+
+
+def test_add_refuses_episodes_of_another_view_size(tmp_path, train):
+    m = EpisodicMemory(8)
+    m.extend(train[:10])
+    full = generate_dataset(episodes=2, seed=0, full_view=True)  # 13x13 views
+    with pytest.raises(
+        ValueError, match=r"episode views are 13x13 but this memory stores 5x5 views"
+    ):
+        m.add(full[0])
+    with pytest.raises(ValueError, match=r"episode views are 13x13 but this memory stores 5x5"):
+        m.extend(full)
+    assert len(m) == 10 and len(m.keys) == 10  # nothing half-added
+    m.save(tmp_path / "m.npz")  # still saves (the raw numpy error came from here)
+    loaded = EpisodicMemory.load(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match=r"episode views are 13x13 but this memory stores 5x5"):
+        loaded.add(full[0])
+    other = EpisodicMemory(8)
+    other.add(full[0])  # an empty memory takes any size: the first episode fixes it
+    with pytest.raises(ValueError, match=r"episode views are 5x5 but this memory stores 13x13"):
+        other.add(train[0])
+
+
 # ---------------------------------------------------------------- threads and processes
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -12,18 +16,20 @@ import numpy as np
 import pygame
 import pytest
 
-from latent_gridworld import cli, expert_action
+from latent_gridworld import cli, expert_action, play
 from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core.constants import ACTION_DELTAS, OBJECT_BASE
 from latent_gridworld.encoders.pixels import tile_atlas
 from latent_gridworld.episode import record_episode
 from latent_gridworld.play import (
     PlaySession,
+    display_problem,
     load_recording,
     main,
     save_recording,
 )
 
+REPO = Path(__file__).resolve().parents[1]
 ARROWS = ["up", "right", "down", "left"]
 WASD = ["w", "d", "s", "a"]
 
@@ -297,3 +303,194 @@ def test_console_script_runs_play_with_kwargs_and_records(tmp_path: Path) -> Non
     assert rec.metadata["env_id"] == "LatentGridworld/ASCII-v0"
     assert rec.metadata["env_kwargs"] == {"size": 9, "full_view": True, "split": "explicit"}
     assert 1 <= len(ep) <= 6
+
+
+# ---------------------------------------------------------------------------- output file
+
+
+def test_record_into_a_missing_folder_creates_it_before_the_window_opens(tmp_path: Path) -> None:
+    path = tmp_path / "runs" / "me.npz"  # the README's command in a fresh clone
+    session = _session(seed=0, record=path)
+    assert path.parent.is_dir() and not path.exists()
+    _post(ARROWS[_open_moves(session, 1)[0]], "q")
+    assert session.run() == 0
+    session.close()
+    assert len(load_recording(path).episodes) == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == ["me.npz"]  # no temp file left
+
+
+def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(argv) == 2
+    assert pygame.display.get_surface() is None  # refused before any window opened
+    err = capsys.readouterr().err
+    assert err.startswith("latent-gridworld play: error: --record: ")
+    return err.removeprefix("latent-gridworld play: error: --record: ").strip()
+
+
+def test_record_path_problems_are_refused_before_the_window_opens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    existing = tmp_path / "me.npz"
+    existing.write_bytes(b"an earlier session")
+    assert _refused(["--record", str(existing)], capsys) == (
+        f"{existing} already exists; add --force to replace it"
+    )
+    assert existing.read_bytes() == b"an earlier session"
+    assert _refused(["--record", str(tmp_path)], capsys) == (
+        f"{tmp_path} is a folder; give a file path, e.g. {tmp_path / 'out.npz'}"
+    )
+    assert _refused(["--record", str(existing / "x.npz")], capsys) == (
+        f"cannot create the folder {existing} for {existing / 'x.npz'}: a file is in the way"
+    )
+    with pytest.raises(FileExistsError, match="me.npz already exists; pass overwrite=True"):
+        _session(record=existing)
+    # --force replaces it
+    _post("right", "down", "left", "up", "q")
+    assert main(["--env", "ascii", "--kw", "size=9", "--record", str(existing), "--force"]) == 0
+    assert len(load_recording(existing).episodes) == 1
+
+
+def test_a_failed_save_goes_to_a_fallback_file_and_says_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    runs = tmp_path / "runs"
+    session = _session(seed=0, record=runs / "me.npz")
+    runs.rmdir()
+    runs.write_text("")  # the folder was replaced by a file while playing: the save fails
+    first = _open_moves(session, 2)
+    _post(*(ARROWS[a] for a in first), "n", "q")
+    session.run()
+    fallback = session.record_path
+    assert fallback is not None and fallback.parent == tmp_path / "tmp"
+    assert fallback.name.startswith("latent-gridworld-play-me-")
+    err = capsys.readouterr().err
+    assert f"could not save to {runs / 'me.npz'} (" in err
+    assert f"the recording is in {fallback} from now on" in err
+    assert session.save_notice == f"Could not save to {runs / 'me.npz'}; recording to {fallback}"
+    session.running = True
+    second = _open_moves(session, 3)
+    _post(*(ARROWS[a] for a in second), "q")
+    assert session.run() == 0
+    session.close()
+    rec = load_recording(fallback)  # both episodes, the later one went there directly
+    assert [e.actions.tolist() for e in rec.episodes] == [first, second]
+
+
+def test_when_no_file_can_be_written_run_fails_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "blocker"
+    monkeypatch.setattr(play, "fallback_recording_path", lambda path: blocker / "x.npz")
+    session = _session(seed=0, record=tmp_path / "runs" / "me.npz")
+    (tmp_path / "runs").rmdir()
+    (tmp_path / "runs").write_text("")
+    blocker.write_text("")
+    _post(ARROWS[_open_moves(session, 1)[0]], "q")
+    assert session.run() == 1
+    session.close()
+    assert session.save_error is not None
+    assert session.save_error.startswith(f"could not save to {tmp_path / 'runs' / 'me.npz'} (")
+    assert f"nor to {blocker / 'x.npz'} (" in session.save_error
+    assert session.save_notice == "NOT SAVED: " + session.save_error
+    assert "latent-gridworld play: error: could not save to" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_episode_being_played(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "me.npz"
+    original = PlaySession.handle_event
+
+    def handle(self: PlaySession, event: Any) -> None:
+        if event.type == pygame.KEYDOWN and event.key == pygame.K_k:
+            raise KeyboardInterrupt  # what Ctrl-C in the terminal raises inside the loop
+        original(self, event)
+
+    monkeypatch.setattr(PlaySession, "handle_event", handle)
+    _post("right", "down", "left", "up", "k")
+    assert main(["--env", "ascii", "--kw", "size=9", "--record", str(path)]) == 130
+    assert len(load_recording(path).episodes) == 1
+
+
+# ---------------------------------------------------------------------------- no display
+
+
+def test_display_problem_reads_the_environment() -> None:
+    assert display_problem({}, "linux") is not None
+    assert display_problem({}, "linux").startswith(  # type: ignore[union-attr]
+        "no display: DISPLAY and WAYLAND_DISPLAY are not set. play needs a window"
+    )
+    assert display_problem({"DISPLAY": ":0"}, "linux") is None
+    assert display_problem({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None
+    assert display_problem({"SDL_VIDEODRIVER": "dummy"}, "linux") is None  # asked for: tests
+    assert display_problem({}, "darwin") is None and display_problem({}, "win32") is None
+
+
+def _play_without_display(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "latent_gridworld.cli", "play", "--env", "ascii"],
+        cwd=REPO,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,  # it used to wait forever for keys in an invisible window
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland platforms")
+def test_play_without_a_display_exits_with_advice_instead_of_hanging() -> None:
+    out = _play_without_display()
+    assert out.returncode == 2
+    assert out.stderr.startswith(
+        "latent-gridworld play: error: no display: DISPLAY and WAYLAND_DISPLAY are not set. "
+        "play needs a window you can see: run it in a desktop session or over 'ssh -X' (X "
+        "forwarding)."
+    )
+    assert "latent_gridworld.episode.record_episode with a policy" in out.stderr
+    assert "write expert data with 'latent-gridworld generate'" in out.stderr
+    assert "SDL_VIDEODRIVER=dummy and posted key events" in out.stderr
+    assert "XDG_RUNTIME_DIR" not in out.stderr  # SDL was never started
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland platforms")
+def test_play_with_an_unreachable_display_exits_instead_of_hanging() -> None:
+    out = _play_without_display(DISPLAY=":54321")  # no X server there
+    assert out.returncode == 2
+    assert out.stderr.count("latent-gridworld play: error: ") == 1
+    # SDL either falls back to its invisible window (pygame 2.6: 'offscreen') or fails
+    assert (
+        "no display: SDL fell back to its invisible 'offscreen' window (no display server "
+        "answered at DISPLAY=':54321'). play needs a window"
+        in out.stderr
+        or "could not open a window (" in out.stderr
+    ), out.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland platforms")
+def test_a_driver_sdl_cannot_start_is_reported_with_advice() -> None:
+    out = _play_without_display(SDL_VIDEODRIVER="x11")  # asked for X11, but no DISPLAY
+    assert out.returncode == 2
+    assert "latent-gridworld play: error: could not open a window (x11 not available). " in (
+        out.stderr
+    )
+    assert "play needs a window you can see" in out.stderr
+
+
+def test_an_explicit_dummy_driver_still_plays_and_says_it_shows_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    _post("right", "q")
+    assert main(["--env", "ascii", "--kw", "size=9"]) == 0
+    assert capsys.readouterr().err == (
+        "latent-gridworld play: SDL_VIDEODRIVER=dummy shows no window; the session waits for "
+        "key events posted by a script (Q, Esc or a QUIT event ends it)\n"
+    )

@@ -20,6 +20,7 @@ from agents.memory.keys import (
 )
 from latent_gridworld.datasets import EpisodeArrays, FileFormatError, read_arrays, write_arrays
 from latent_gridworld.episode import Episode
+from latent_gridworld.fileio import check_output_path
 
 MEMORY_FORMAT = "latent-gridworld-memory"
 MEMORY_VERSION = 1
@@ -122,6 +123,7 @@ class EpisodicMemory:
         self._seen = _Growable(n_object_types, np.bool_)
         self._cache: OrderedDict[tuple[int, int, int, bool], np.ndarray] = OrderedDict()
         self._cache_len = 0
+        self._view_shape: tuple[int, ...] | None = None  # fixed by the first episode stored
 
     # -------------------------------------------------------------- size and access
 
@@ -222,6 +224,13 @@ class EpisodicMemory:
             )
         if len(batch) == 0:
             return len(self)
+        view_shape = tuple(int(d) for d in batch.views.shape[1:])
+        if self._view_shape is not None and view_shape != self._view_shape:
+            raise ValueError(
+                f"episode views are {_shape_text(view_shape)} but this memory stores "
+                f"{_shape_text(self._view_shape)} views (fixed by its first episode); keep "
+                "episodes of each view size in their own EpisodicMemory"
+            )
         if keys is None:
             if self.featurizer is None:
                 raise ValueError(
@@ -239,6 +248,7 @@ class EpisodicMemory:
         self._maze.extend(batch.maze)
         self._placement.extend(batch.placement)
         self._seen.extend(batch.seen)
+        self._view_shape = view_shape
         if reference:
             self._flush()
             self._chunks.append(batch)
@@ -353,10 +363,20 @@ class EpisodicMemory:
             arrays.update({f"episode_{name}": a for name, a in columns.items()})
         return header, arrays
 
-    def save(self, path: str | os.PathLike[str]) -> str:
-        """Write the memory to ``path`` (npz + JSON header, no pickle); return its content hash."""
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> str:
+        """Write the memory to ``path`` (npz + JSON header, no pickle); return its content hash.
+
+        The path is checked before the arrays are gathered; the file is written to a temporary
+        file next to ``path`` (removed if the save fails or is interrupted) and renamed into
+        place.
+
+        Raises:
+            FileExistsError: ``path`` exists and ``overwrite`` is false.
+            IsADirectoryError, NotADirectoryError, PermissionError: ``path`` cannot be written.
+        """
+        check_output_path(path, overwrite=overwrite)
         header, arrays = self._header_and_arrays()
-        return write_arrays(path, header, arrays)
+        return write_arrays(path, header, arrays, overwrite=overwrite)
 
     @classmethod
     def load(
@@ -443,6 +463,7 @@ class EpisodicMemory:
             memory._placement.extend(chunk.placement)
             memory._seen.extend(chunk.seen)
             memory._chunks, memory._chunk_starts, memory._n_chunked = [chunk], [0], n
+            memory._view_shape = tuple(int(d) for d in chunk.views.shape[1:])
         return memory
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -458,6 +479,10 @@ def _rebuild(
     header: dict[str, Any], arrays: dict[str, np.ndarray], threads: int, featurizer: Any
 ) -> EpisodicMemory:
     return EpisodicMemory._from_state(header, arrays, None, None, featurizer, threads)
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(d) for d in shape)
 
 
 def _featurizer_header(featurizer: Featurizer | None) -> dict[str, Any]:

@@ -286,7 +286,7 @@ def train(config: TrainConfig) -> dict[str, Any]:  # noqa: C901 - one readable t
             n_distractors=config.k,
         )
     results["memory_size"] = len(memory)
-    memory.save(out / "memory.npz")
+    memory.save(out / "memory.npz", overwrite=True)  # this run's own folder
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return results
 
