@@ -30,7 +30,7 @@ vectorization mode is this class, their ``vector_entry_point``), or directly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -276,6 +276,8 @@ class LatentGridworldVectorEnv(VectorEnv):
         """
         n = self.num_envs
         seeds = _parse_seeds(seed, n)
+        if options is not None and not isinstance(options, Mapping):
+            check_options(options)  # raises the single env's TypeError
         options = dict(options or {})
         mask = options.pop("reset_mask", None)
         if mask is None:
