@@ -57,8 +57,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-import latent_gridworld  # noqa: F401  (registers the ids)
-from latent_gridworld.testing import registered_env_ids
+# measure the checkout this script lives in, not whichever one the editable install points at
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import latent_gridworld  # noqa: E402  (registers the ids)
+from latent_gridworld.testing import registered_env_ids  # noqa: E402
 
 SECTIONS = ("single", "vector")
 MINIGRID_ID = "MiniGrid-Empty-8x8-v0"
@@ -71,17 +73,22 @@ TARGETS = {"symbolic": 5.0, "rgb": 10.0, "noop": 0.5, "xland": 2.0}
 # ---------------------------------------------------------------------------------- timing
 
 
-def best_of(
-    run: Callable[[int], None], batch: int, repeats: int, min_time: float
-) -> dict[str, float]:
+Runner = tuple[Callable[[], None], Callable[[int], None]]
+
+
+def best_of(runner: Runner, batch: int, repeats: int, min_time: float) -> dict[str, float]:
     """Best-of-``repeats`` env-steps per wall second and per CPU second of ``run(n)``.
 
-    ``run(n)`` does ``n`` calls of ``batch`` env-steps each, from the same seeded start every
-    time, so every timed run does the same work. ``n`` is calibrated first (that run also warms
-    caches and lazy tables) so one run lasts at least ``min_time`` seconds.
+    ``runner`` is ``(start, run)``: ``start()`` (not timed) resets to the same seeded state,
+    ``run(n)`` makes ``n`` calls of ``batch`` env-steps each, so every timed run does the same
+    work. The seeded reset stays out of the time: at N = 4096 it is 4096 per-env resets, which
+    a training run pays once, not per measurement. ``n`` is calibrated first (that run also
+    warms caches and lazy tables) so one run lasts at least ``min_time`` seconds.
     """
+    start, run = runner
     n = 16
     while True:
+        start()
         t0 = time.perf_counter()
         run(n)
         elapsed = time.perf_counter() - t0
@@ -90,6 +97,7 @@ def best_of(
         n = max(2 * n, math.ceil(n * 1.2 * min_time / max(elapsed, 1e-6)))
     walls, cpus = [], []
     for _ in range(repeats):
+        start()
         t0, c0 = time.perf_counter(), time.process_time()
         run(n)
         walls.append(time.perf_counter() - t0)
@@ -121,32 +129,36 @@ class ActionBank:
         return self.actions[:n]
 
 
-def single_runner(env: gym.Env[Any, Any], seed: int) -> Callable[[int], None]:
+def single_runner(env: gym.Env[Any, Any], seed: int) -> Runner:
     """A user's loop over ``env``: step with the drawn actions, reset when an episode ends."""
     bank = ActionBank(int(env.action_space.n), seed)  # type: ignore[attr-defined]
 
-    def run(n: int) -> None:
+    def start() -> None:
         env.reset(seed=seed)
+
+    def run(n: int) -> None:
         step, reset = env.step, env.reset
         for a in bank.get(n):  # numpy int64 scalars, as action_space.sample() gives
             _, _, terminated, truncated, _ = step(a)
             if terminated or truncated:
                 reset()
 
-    return run
+    return start, run
 
 
-def vector_runner(envs: gym.vector.VectorEnv, seed: int) -> Callable[[int], None]:
+def vector_runner(envs: gym.vector.VectorEnv, seed: int) -> Runner:
     """Step all envs with the drawn action batches (autoreset inside the vector env)."""
     bank = ActionBank(int(envs.single_action_space.n), seed, (envs.num_envs,))  # type: ignore[attr-defined]
 
-    def run(n: int) -> None:
+    def start() -> None:
         envs.reset(seed=seed)
+
+    def run(n: int) -> None:
         step = envs.step
         for a in bank.get(n):
             step(a)
 
-    return run
+    return start, run
 
 
 # ---------------------------------------------------------------------------------- the no-op env
@@ -232,7 +244,7 @@ def bench_single(args: argparse.Namespace) -> list[dict[str, Any]]:
         r = best_of(single_runner(env, args.seed), 1, args.repeats, args.min_time)
         row = {"impl": name, "obs": obs, "num_envs": 1, **extra, **r}
         rows.append(row)
-        print(f"  {name:44s} {obs:22s} {show(r)}", flush=True)
+        print(f"  {name:42s} {obs:22s} {show(r)}", flush=True)
         env.close()
         return row
 
@@ -262,7 +274,7 @@ def bench_single(args: argparse.Namespace) -> list[dict[str, Any]]:
             raise RuntimeError(
                 f"the no-op env's wrappers {wrapper_chain(noop)} differ from {env_id}'s {chain}"
             )
-        measure(f"no-op env, spaces and wrappers of {env_id}", obs, noop, noop_of=env_id)
+        measure(f"no-op env like {env_id}", obs, noop, noop_of=env_id)
     return rows
 
 
@@ -276,7 +288,7 @@ def bench_vector(args: argparse.Namespace) -> list[dict[str, Any]]:
             {"impl": f"gym.make_vec({env_id})", "id": env_id, "obs": obs_kind(env_id),
              "num_envs": n, "vector_class": type(envs).__name__, **r}
         )  # fmt: skip
-        print(f"  {'gym.make_vec(' + env_id + ')':44s} N={n:<20d} {show(r)}", flush=True)
+        print(f"  {'gym.make_vec(' + env_id + ')':42s} N={n:<20d} {show(r)}", flush=True)
         envs.close()
     rows.extend(bench_xland(args))
     return rows
@@ -311,7 +323,7 @@ def bench_xland(args: argparse.Namespace) -> list[dict[str, Any]]:
             {"impl": names[mode], "obs": "symbolic", "num_envs": out["num_envs"],
              "xland_mode": mode, "xland_machine": out["machine"], "env_id": XLAND_ID, **r}
         )  # fmt: skip
-        print(f"  {names[mode]:44s} N={out['num_envs']:<20d} {show(r)}", flush=True)
+        print(f"  {names[mode]:42s} N={out['num_envs']:<20d} {show(r)}", flush=True)
     print(f"  (XLand-MiniGrid {XLAND_ID}: {out['machine']})")
     return rows
 
@@ -321,7 +333,8 @@ def bench_profile(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = []
     for env_id in args.ids:
         env = gym.make(env_id)
-        run = single_runner(env, args.seed)
+        start, run = single_runner(env, args.seed)
+        start()
         run(1000)  # warm up
         prof = cProfile.Profile()
         prof.enable()
@@ -380,6 +393,7 @@ def machine() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             versions[pkg] = "not installed"
     return {
+        "latent_gridworld_from": str(Path(latent_gridworld.__file__).parent),
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
