@@ -76,38 +76,49 @@ TARGETS = {"symbolic": 5.0, "rgb": 10.0, "noop": 0.5, "xland": 2.0}
 Runner = tuple[Callable[[], None], Callable[[int], None]]
 
 
-def best_of(runner: Runner, batch: int, repeats: int, min_time: float) -> dict[str, float]:
-    """Best-of-``repeats`` env-steps per wall second and per CPU second of ``run(n)``.
+def best_of(
+    runners: list[tuple[Runner, int]], repeats: int, min_time: float
+) -> list[dict[str, float]]:
+    """Best-of-``repeats`` env-steps per wall second and per CPU second of each runner.
 
-    ``runner`` is ``(start, run)``: ``start()`` (not timed) resets to the same seeded state,
-    ``run(n)`` makes ``n`` calls of ``batch`` env-steps each, so every timed run does the same
-    work. The seeded reset stays out of the time: at N = 4096 it is 4096 per-env resets, which
-    a training run pays once, not per measurement. ``n`` is calibrated first (that run also
-    warms caches and lazy tables) so one run lasts at least ``min_time`` seconds.
+    Each runner is ``((start, run), batch)``: ``start()`` (not timed) resets to the same seeded
+    state, ``run(n)`` makes ``n`` calls of ``batch`` env-steps each, so every timed run does
+    the same work. The seeded reset stays out of the time: at N = 4096 it is 4096 per-env
+    resets, which a training run pays once, not per measurement. ``n`` is calibrated first
+    (that run also warms caches and lazy tables) so one run lasts at least ``min_time``
+    seconds. The timed runs go round-robin over the runners, so on a shared machine a burst
+    of load hits every implementation alike and the ratios stay fair.
     """
-    start, run = runner
-    n = 16
-    while True:
-        start()
-        t0 = time.perf_counter()
-        run(n)
-        elapsed = time.perf_counter() - t0
-        if elapsed >= min_time:
-            break
-        n = max(2 * n, math.ceil(n * 1.2 * min_time / max(elapsed, 1e-6)))
-    walls, cpus = [], []
+    sizes = []
+    for (start, run), _ in runners:
+        n = 16
+        while True:
+            start()
+            t0 = time.perf_counter()
+            run(n)
+            elapsed = time.perf_counter() - t0
+            if elapsed >= min_time:
+                break
+            n = max(2 * n, math.ceil(n * 1.2 * min_time / max(elapsed, 1e-6)))
+        sizes.append(n)
+    walls: list[list[float]] = [[] for _ in runners]
+    cpus: list[list[float]] = [[] for _ in runners]
     for _ in range(repeats):
-        start()
-        t0, c0 = time.perf_counter(), time.process_time()
-        run(n)
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
-    return {
-        "steps_per_s": n * batch / min(walls),
-        "steps_per_cpu_s": n * batch / max(min(cpus), 1e-9),
-        "steps_per_run": n * batch,
-        "spread": max(walls) / min(walls),
-    }
+        for i, ((start, run), _) in enumerate(runners):
+            start()
+            t0, c0 = time.perf_counter(), time.process_time()
+            run(sizes[i])
+            walls[i].append(time.perf_counter() - t0)
+            cpus[i].append(time.process_time() - c0)
+    return [
+        {
+            "steps_per_s": n * batch / min(w),
+            "steps_per_cpu_s": n * batch / max(min(c), 1e-9),
+            "steps_per_run": n * batch,
+            "spread": max(w) / min(w),
+        }
+        for ((_, batch), n, w, c) in zip(runners, sizes, walls, cpus, strict=True)
+    ]
 
 
 class ActionBank:
@@ -239,14 +250,11 @@ def obs_kind(env_id: str) -> str:
 
 def bench_single(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
+    envs: list[gym.Env[Any, Any]] = []
 
-    def measure(name: str, obs: str, env: gym.Env[Any, Any], **extra: Any) -> dict[str, Any]:
-        r = best_of(single_runner(env, args.seed), 1, args.repeats, args.min_time)
-        row = {"impl": name, "obs": obs, "num_envs": 1, **extra, **r}
-        rows.append(row)
-        print(f"  {name:42s} {obs:22s} {show(r)}", flush=True)
-        env.close()
-        return row
+    def add(name: str, obs: str, env: gym.Env[Any, Any], **extra: Any) -> None:
+        rows.append({"impl": name, "obs": obs, "num_envs": 1, **extra})
+        envs.append(env)
 
     try:
         import minigrid  # noqa: F401
@@ -254,8 +262,8 @@ def bench_single(args: argparse.Namespace) -> list[dict[str, Any]]:
     except ImportError as e:
         print(f"  minigrid not importable ({e}); pip install -e '.[bench]': Minigrid rows skipped")
     else:
-        measure("Minigrid " + MINIGRID_ID, "symbolic 7x7x3", gym.make(MINIGRID_ID), ref="symbolic")
-        measure(
+        add("Minigrid " + MINIGRID_ID, "symbolic 7x7x3", gym.make(MINIGRID_ID), ref="symbolic")
+        add(
             "Minigrid " + MINIGRID_ID,
             "partial RGB 56x56x3",
             RGBImgPartialObsWrapper(gym.make(MINIGRID_ID), tile_size=8),
@@ -268,22 +276,27 @@ def bench_single(args: argparse.Namespace) -> list[dict[str, Any]]:
         key = "view" if kind == "ascii" else "image"
         obs = f"{kind} {'x'.join(map(str, space[key].shape))}"  # type: ignore[index]
         chain = wrapper_chain(env)
-        measure(env_id, obs, env, id=env_id, kind=kind, wrappers=chain)
+        add(env_id, obs, env, id=env_id, kind=kind, wrappers=chain)
         noop = make_noop(env_id, args.seed)
         if wrapper_chain(noop) != chain:
             raise RuntimeError(
                 f"the no-op env's wrappers {wrapper_chain(noop)} differ from {env_id}'s {chain}"
             )
-        measure(f"no-op env like {env_id}", obs, noop, noop_of=env_id)
+        add(f"no-op env like {env_id}", obs, noop, noop_of=env_id)
+    results = best_of([(single_runner(e, args.seed), 1) for e in envs], args.repeats, args.min_time)
+    for row, r, env in zip(rows, results, envs, strict=True):
+        row.update(r)
+        print(f"  {row['impl']:42s} {row['obs']:22s} {show(r)}", flush=True)
+        env.close()
     return rows
 
 
 def bench_vector(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     n = args.num_envs
-    for env_id in args.ids:
-        envs = gym.make_vec(env_id, num_envs=n)
-        r = best_of(vector_runner(envs, args.seed), n, args.repeats, args.min_time)
+    vecs = [gym.make_vec(env_id, num_envs=n) for env_id in args.ids]
+    results = best_of([(vector_runner(v, args.seed), n) for v in vecs], args.repeats, args.min_time)
+    for env_id, envs, r in zip(args.ids, vecs, results, strict=True):
         rows.append(
             {"impl": f"gym.make_vec({env_id})", "id": env_id, "obs": obs_kind(env_id),
              "num_envs": n, "vector_class": type(envs).__name__, **r}
