@@ -31,6 +31,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/vector_throughput.py
 	$(PY) benchmarks/memory_throughput.py
+# its XLand-MiniGrid rows need JAX in a venv of its own (JAX_VENV, default .venv-jax):
+# python3 -m venv .venv-jax && .venv-jax/bin/pip install jax jaxlib xminigrid
+	$(PY) benchmarks/env_throughput.py --jax-python $(or $(JAX_VENV),.venv-jax)/bin/python
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
