@@ -78,28 +78,39 @@ class Maze:
 
     def object_index(self, object_type: int) -> int:
         """Index in this maze's object arrays of ``object_type``; ValueError if absent."""
-        hits = np.flatnonzero(self.object_types == object_type)
-        if len(hits) == 0:
+        index = self._index_of.get(int(object_type))
+        if index is None:
             present = ", ".join(f"{t} ({object_letter(t)})" for t in self.object_types)
             raise ValueError(
                 f"goal {object_type} is not in maze {self.maze_id}; its objects are {present}"
             )
-        return int(hits[0])
+        return index
 
-    @property
+    # Derived lookups, computed once per (cached, immutable) maze: a step reads the goal's cell
+    # on every call, and a search through numpy arrays there cost half of a step.
+    @functools.cached_property
+    def _index_of(self) -> dict[int, int]:
+        return {int(t): i for i, t in enumerate(self.object_types)}
+
+    @functools.cached_property
+    def cell_of(self) -> dict[int, tuple[int, int]]:
+        """``object type -> (row, col)`` of every object in this maze."""
+        return {int(t): (int(r), int(c)) for t, (r, c) in zip(self.object_types, self.object_cells)}
+
+    @functools.cached_property
     def explicit_types(self) -> np.ndarray:
         """Object types that are training goals in this maze."""
-        return self.object_types[~self.latent]
+        return _read_only(self.object_types[~self.latent])
 
-    @property
+    @functools.cached_property
     def latent_types(self) -> np.ndarray:
         """Object types present but never a training goal in this maze."""
-        return self.object_types[self.latent]
+        return _read_only(self.object_types[self.latent])
 
-    @property
+    @functools.cached_property
     def start_cells(self) -> np.ndarray:
         """Every start cell of any split (braided: every free floor cell)."""
-        return np.concatenate([self.train_starts, self.held_out_starts])
+        return _read_only(np.concatenate([self.train_starts, self.held_out_starts]))
 
     def starts_for(self, split: str, goal: int) -> np.ndarray:
         """The start cells a task of ``split`` with ``goal`` is drawn from: the one rule.
@@ -112,10 +123,23 @@ class Maze:
         if self.family == "radial":
             if split != "train":
                 return self.held_out_starts
-            return self.train_starts[self.train_start_object != self.object_index(goal)]
+            return self._train_starts_without[self.object_index(goal)]
         if split == "new_maze" or not self.in_pool:
             return self.start_cells
         return self.train_starts if split == "train" else self.held_out_starts
+
+    @functools.cached_property
+    def _train_starts_without(self) -> list[np.ndarray]:
+        """Radial train starts, without those beside object ``k``, for every ``k``."""
+        return [
+            _read_only(self.train_starts[self.train_start_object != k])
+            for k in range(len(self.object_types))
+        ]
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
 
 
 @functools.lru_cache(maxsize=8)
@@ -390,7 +414,7 @@ def sample_task(config: WorldConfig, rng: np.random.Generator, split: str | None
     split = split or config.split
     if split == "new_maze":
         maze = build_maze(config, config.n_mazes + int(rng.integers(config.n_new_mazes)))
-        goal = int(rng.choice(maze.object_types))
+        goal = int(_pick(maze.object_types, rng))
     else:
         if split == "latent" and config.latent_per_maze == 0:
             raise ValueError(
@@ -398,11 +422,16 @@ def sample_task(config: WorldConfig, rng: np.random.Generator, split: str | None
                 "for this config are train, explicit, new_maze"
             )
         maze = build_maze(config, int(rng.integers(config.n_mazes)))
-        goal = int(rng.choice(maze.latent_types if split == "latent" else maze.explicit_types))
+        goal = int(_pick(maze.latent_types if split == "latent" else maze.explicit_types, rng))
     starts = maze.starts_for(split, goal)
     r, c = starts[int(rng.integers(len(starts)))]
     icl = split == "train" and config.icl_share > 0 and bool(rng.random() < config.icl_share)
     return Task(maze.maze_id, goal, (int(r), int(c)), icl)
+
+
+def _pick(a: np.ndarray, rng: np.random.Generator) -> np.integer:
+    """``rng.choice(a)``: the same draw from the same stream, without its overhead."""
+    return a[int(rng.integers(len(a)))]
 
 
 def goal_candidates(config: WorldConfig, maze: Maze, split: str) -> np.ndarray:
@@ -454,8 +483,7 @@ class EpisodeState:
     @property
     def goal_cell(self) -> tuple[int, int]:
         """(row, col) of the current goal object."""
-        r, c = self.maze.object_cells[self.maze.object_index(self.goal)]
-        return int(r), int(c)
+        return self.maze.cell_of[self.goal]
 
     def distance_to_goal(self) -> int:
         """Shortest-path steps from the agent to the current goal."""
