@@ -33,9 +33,9 @@ from latent_gridworld.core.world import build_maze
 
 
 def shortest_path_action(world: WorldConfig, info: dict[str, Any]) -> int:
-    """A shortest-path action towards ``info["goal"]`` from ``info["position"]``."""
+    """A shortest-path action towards ``info["goal_type"]`` from ``info["position"]``."""
     maze = build_maze(world, int(info["maze"]))
-    dist = maze.distances[maze.object_index(int(info["goal"]))]
+    dist = maze.distances[maze.object_index(int(info["goal_type"]))]
     r, c = (int(x) for x in info["position"])
     for action, (dr, dc) in enumerate(ACTION_DELTAS):
         d = dist[r + dr, c + dc]
@@ -66,7 +66,7 @@ class ReferencePolicy:
 
     def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
         """Decide at the start whether the goal is already known."""
-        goal = int(info["goal"])
+        goal = int(info["goal_type"])
         self._navigate = self.mode == "expert" or (
             self.mode in ("visible_at_start", "wander_then_path", "search_then_path")
             and bool(info["visible_objects"][goal])
@@ -76,7 +76,7 @@ class ReferencePolicy:
     def act(self, obs: dict[str, Any], info: dict[str, Any]) -> int:
         """Random step, or a shortest-path step once the goal is known."""
         searching = self.mode in ("wander_then_path", "search_then_path")
-        if searching and bool(info["seen_objects"][int(info["goal"])]):
+        if searching and bool(info["seen_objects"][int(info["goal_type"])]):
             self._navigate = True
         if self._navigate:
             return shortest_path_action(self.world, info)

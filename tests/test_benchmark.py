@@ -177,7 +177,7 @@ def test_search_reference_heads_for_the_nearest_unvisited_cell_until_it_sees_the
         here, done = tuple(int(x) for x in info["position"]), False
         unvisited.discard(here)
         while not done:
-            searching = not info["seen_objects"][info["goal"]]
+            searching = not info["seen_objects"][info["goal_type"]]
             before = _steps_to_nearest(walls, here, unvisited)
             obs, _, done, _, info = env.step(policy.act(obs, info))
             here = tuple(int(x) for x in info["position"])
