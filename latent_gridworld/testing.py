@@ -227,6 +227,12 @@ def latent_coverage(
 
 ENV_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ("obs_mode", '"pixel" / "ascii"', "Fixed by the registered id (Pixel / ASCII)."),
+    (
+        "obs_format",
+        '"dict"',
+        '"onehot": discrete entries as float32 one-hot Boxes; "flat": one float32 Box '
+        "(docs/clients.md).",
+    ),
     ("tile_size", "8", "Pixels per cell of the pixel observation."),
     ("render_mode", "None", '"rgb_array", "ansi" or "human".'),
     ("render_tile_size", "24", "Pixels per cell of rgb_array / human frames."),

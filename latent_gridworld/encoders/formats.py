@@ -33,8 +33,7 @@ def check_obs_format(obs_format: Any) -> ObsFormat:
     """``obs_format`` if valid; ValueError naming the valid formats otherwise."""
     if not isinstance(obs_format, str) or obs_format not in OBS_FORMATS:
         raise ValueError(
-            f"unknown obs_format {obs_format!r}; valid: "
-            + ", ".join(repr(f) for f in OBS_FORMATS)
+            f"unknown obs_format {obs_format!r}; valid: " + ", ".join(repr(f) for f in OBS_FORMATS)
         )
     return obs_format  # type: ignore[return-value]
 
