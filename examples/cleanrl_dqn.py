@@ -23,6 +23,7 @@ import argparse
 import random
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -71,7 +72,8 @@ class QNetwork(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.network(x / self.scale)
+        scale: torch.Tensor = self.scale  # type: ignore[assignment]
+        return self.network(x / scale)
 
 
 def linear_schedule(start_e: float, end_e: float, duration: int, t: int) -> float:
@@ -114,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
-    envs = gym.make_vec(
+    envs: gym.vector.VectorEnv = gym.make_vec(
         args.env_id, num_envs=args.num_envs, obs_format="flat", step_penalty=args.step_penalty
     )
     envs = gym.wrappers.vector.RecordEpisodeStatistics(envs)
@@ -144,7 +146,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         else:
             with torch.no_grad():
                 actions = q_network(torch.as_tensor(obs)).argmax(dim=1).numpy()
-        next_obs, rewards, terminations, truncations, infos = envs.step(actions)
+        step: tuple[Any, ...] = envs.step(actions)
+        next_obs, rewards, terminations, truncations, infos = step
 
         if "episode" in infos:
             for i in np.flatnonzero(infos["_episode"]):

@@ -85,7 +85,7 @@ def test_obs_formats_pass_the_env_checker_and_match_gymnasium_flatten(
     obs, _ = env.reset(seed=3)
     ref, _ = plain.reset(seed=3)
     for _ in range(30):
-        flat_ref = gym.spaces.flatten(dict_space, ref).astype(np.float32)
+        flat_ref = np.asarray(gym.spaces.flatten(dict_space, ref), dtype=np.float32)
         if obs_format == "flat":
             assert obs.dtype == np.float32 and obs.shape == env.observation_space.shape
             np.testing.assert_array_equal(obs, flat_ref)
@@ -118,6 +118,8 @@ def test_native_vector_env_formats_match_sync(obs_format: str) -> None:
     )
     vec = LatentGridworldVectorEnv(3, autoreset_mode=AutoresetMode.SAME_STEP, **kwargs)
     assert vec.single_observation_space == sync.single_observation_space
+    a: Any
+    b: Any
     a, _ = sync.reset(seed=0)
     b, _ = vec.reset(seed=0)
     finals = 0
@@ -165,7 +167,7 @@ def test_reset_options_must_be_a_mapping(options: Any) -> None:
         ):
             target.reset(seed=0, options=options)
     with pytest.raises(TypeError, match=r"got str 'maze'\. Valid option names: maze, goal"):
-        env.reset(options="maze")
+        env.reset(options="maze")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- Gymnasium
@@ -202,7 +204,7 @@ def test_time_aware_observation_recipe(client_id: str) -> None:
     limit = gym.make(client_id, max_steps=30).unwrapped.max_episode_steps  # type: ignore[attr-defined]
     assert limit == 30
     assert gym.make(client_id).unwrapped.max_episode_steps == 2 * 13 * 13  # type: ignore[attr-defined]
-    env = TimeAwareObservation(
+    env: Any = TimeAwareObservation(
         gym.make(client_id, max_steps=30, max_episode_steps=limit), flatten=False
     )
     obs, _ = env.reset(seed=0)
@@ -216,10 +218,10 @@ def test_time_aware_observation_recipe(client_id: str) -> None:
 
 
 def test_native_vector_call_get_attr_set_attr_match_sync(client_id: str) -> None:
-    sync = gym.make_vec(
+    sync: Any = gym.make_vec(
         client_id, num_envs=3, vectorization_mode="sync", render_mode="ansi", **SHORT
     )
-    native = gym.make_vec(client_id, num_envs=3, render_mode="ansi", **SHORT)
+    native: Any = gym.make_vec(client_id, num_envs=3, render_mode="ansi", **SHORT)
     assert native.get_attr("config") == sync.get_attr("config")
     assert native.get_attr("obs_mode") == sync.get_attr("obs_mode")
     assert native.get_attr("max_episode_steps") == sync.get_attr("max_episode_steps") == (25,) * 3
@@ -325,6 +327,7 @@ def test_tianshou_dqn_on_the_flat_format(client_id: str) -> None:
     from tianshou.algorithm.modelfree.dqn import DiscreteQLearningPolicy
     from tianshou.algorithm.optim import AdamOptimizerFactory
     from tianshou.data import CollectStats
+    from tianshou.trainer import OffPolicyTrainerParams
     from tianshou.utils.net.common import Net
     from tianshou.utils.space_info import SpaceInfo
 
@@ -344,10 +347,22 @@ def test_tianshou_dqn_on_the_flat_format(client_id: str) -> None:
     collector = ts.data.Collector[CollectStats](
         algorithm, train_envs, ts.data.VectorReplayBuffer(1000, 2), exploration_noise=True
     )
-    collector.reset()
-    stats = collector.collect(n_step=200)
-    assert stats.n_collected_steps == 200 and stats.n_collected_episodes >= 1
-    algorithm.update(sample_size=32, buffer=collector.buffer)
+    test_collector = ts.data.Collector[CollectStats](
+        algorithm, ts.env.DummyVectorEnv([make]), exploration_noise=True
+    )
+    result = algorithm.run_training(
+        OffPolicyTrainerParams(
+            training_collector=collector,
+            test_collector=test_collector,
+            max_epochs=1,
+            epoch_num_steps=200,
+            collection_step_num_env_steps=10,
+            test_step_num_episodes=1,
+            batch_size=32,
+            update_step_num_gradient_steps_per_sample=0.1,
+        )
+    )
+    assert result.train_step >= 200 and result.update_step >= 1
 
 
 # ---------------------------------------------------------------------- Minari
@@ -371,7 +386,15 @@ def test_minari_data_collector_round_trip(
             views.append(obs[view_key(env_id)])
             done = terminated or truncated
         recorded.append(views)
-    dataset = env.create_dataset(dataset_id="latentgridworld/test-v0", algorithm_name="expert")
+    dataset = env.create_dataset(
+        dataset_id="latentgridworld/test-v0",
+        algorithm_name="expert",
+        author="latent-gridworld tests",
+        author_email="tests@example.invalid",
+        code_permalink="https://example.invalid/latent-gridworld",
+        description="expert episodes",
+        eval_env=env_id,
+    )
     loaded = minari.load_dataset("latentgridworld/test-v0")
     assert loaded.total_episodes == 3
     for views, ep in zip(recorded, loaded.iterate_episodes()):
