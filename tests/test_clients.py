@@ -16,6 +16,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import data_equivalence
 
 import latent_gridworld  # noqa: F401  (registers the ids)
 from latent_gridworld import SPLITS, expert_action
@@ -124,16 +125,14 @@ def test_native_vector_env_formats_match_sync(obs_format: str) -> None:
     b, _ = vec.reset(seed=0)
     finals = 0
     for t in range(60):
-        assert gym.utils.env_checker.data_equivalence(a, b), f"step {t}"
+        assert data_equivalence(a, b), f"step {t}"
         actions = np.random.default_rng(t).integers(0, 4, 3)
         a, _, _, _, ia = sync.step(actions)
         b, _, _, _, ib = vec.step(actions)
         if "final_obs" in ia:
             finals += int(ia["_final_obs"].sum())
             for i in np.flatnonzero(ia["_final_obs"]):
-                assert gym.utils.env_checker.data_equivalence(
-                    ia["final_obs"][i], ib["final_obs"][i]
-                )
+                assert data_equivalence(ia["final_obs"][i], ib["final_obs"][i])
     assert finals > 0
 
 
