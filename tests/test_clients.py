@@ -172,6 +172,7 @@ def test_reset_options_must_be_a_mapping(options: Any) -> None:
 # ---------------------------------------------------------------------- Gymnasium
 
 
+@pytest.mark.filterwarnings("ignore:.*matplotlib is not installed")
 def test_play_runs_without_a_key_mapping(client_id: str) -> None:
     pytest.importorskip("pygame", reason="gymnasium.utils.play needs pygame (the render extra)")
     import pygame

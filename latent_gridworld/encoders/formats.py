@@ -9,8 +9,8 @@
   unchanged. Every entry is a ``Box``: what SB3's ``VecFrameStack`` and ``VecNormalize`` (with
   their defaults) require.
 - ``"flat"``: one float32 ``Box`` of shape ``(n,)``: the ``"onehot"`` entries, each raveled
-  row-major, concatenated in the ``Dict``'s key order (sorted: ``goal``, then ``image`` or
-  ``view``, then ``maze``, then ``position``). Values are not rescaled (pixels stay 0..255,
+  row-major, concatenated in the ``Dict``'s key order (sorted: ``goal``, ``image``, ``maze``,
+  ``position``, ``view``; absent keys skipped). Values are not rescaled (pixels stay 0..255,
   ASCII codes 35..90). It equals ``gymnasium.spaces.flatten`` of the ``Dict`` observation cast
   to float32, and :func:`flat_layout` gives each key's slice. Tianshou's ``SpaceInfo``, CleanRL
   (``single_observation_space.shape``) and float-layer Q-networks take it as is.
