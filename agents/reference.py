@@ -39,9 +39,9 @@ from latent_gridworld.core.world import build_maze
 
 
 def shortest_path_action(world: WorldConfig, info: dict[str, Any]) -> int:
-    """A shortest-path action towards ``info["goal"]`` from ``info["position"]``."""
+    """A shortest-path action towards ``info["goal_type"]`` from ``info["position"]``."""
     maze = build_maze(world, int(info["maze"]))
-    dist = maze.distances[maze.object_index(int(info["goal"]))]
+    dist = maze.distances[maze.object_index(int(info["goal_type"]))]
     r, c = (int(x) for x in info["position"])
     for action, (dr, dc) in enumerate(ACTION_DELTAS):
         d = dist[r + dr, c + dc]
@@ -83,7 +83,7 @@ class ReferencePolicy:
 
     def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
         """Decide at the start whether the goal is already known."""
-        goal = int(info["goal"])
+        goal = int(info["goal_type"])
         self._navigate = self.mode in ("expert", "told_cell") or (
             self.mode != "random" and bool(info["visible_objects"][goal])
         )
@@ -102,7 +102,7 @@ class ReferencePolicy:
 
     def act(self, obs: dict[str, Any], info: dict[str, Any]) -> int:
         """Random step, or a shortest-path step once the goal is known."""
-        if self.mode in self.SEARCHERS and bool(info["seen_objects"][int(info["goal"])]):
+        if self.mode in self.SEARCHERS and bool(info["seen_objects"][int(info["goal_type"])]):
             self._navigate = True
         if self._navigate:
             return shortest_path_action(self.world, info)

@@ -42,7 +42,7 @@ class MemoryGreedyAgent:
             return
         from agents.memory import RetrievalQuery
 
-        goal = int(info["goal"])
+        goal = int(info["goal_type"])
         for episode in self.retriever.retrieve(
             RetrievalQuery(maze=int(info["maze"]), goal=goal), k=1, rng=self.rng
         ):

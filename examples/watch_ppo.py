@@ -36,7 +36,7 @@ for _ in range(args.steps):
         episode += 1
         successes += int(info["is_success"])
         print(
-            f"episode {episode}: maze {info['maze']} goal {info['goal']} "
+            f"episode {episode}: maze {info['maze']} goal {info['goal_type']} "
             f"{'reached' if info['is_success'] else 'not reached'} in "
             f"{env.unwrapped.state.steps} steps (shortest {info['optimal_steps']})"
         )

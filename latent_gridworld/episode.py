@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from latent_gridworld.core.constants import SPLITS
+
 
 @dataclass(frozen=True, eq=False)
 class Episode:
@@ -96,7 +98,7 @@ def record_episode(
     return Episode(
         maze=int(info["maze"]),
         start=(int(info["start"][0]), int(info["start"][1])),
-        split=str(info["split"]),
+        split=SPLITS[int(info["split_id"])],
         views=np.stack(views).astype(np.uint8),
         goals=np.asarray(goals, dtype=np.int8),
         positions=np.asarray(positions, dtype=np.int16),

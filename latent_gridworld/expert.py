@@ -33,7 +33,7 @@ def expert_action(env: Any) -> int:
     >>> while not done:
     ...     obs, reward, terminated, truncated, info = env.step(expert_action(env))
     ...     steps, done = steps + 1, terminated or truncated
-    >>> info["is_success"], steps == info["optimal_steps"]
+    >>> bool(info["is_success"]), bool(steps == info["optimal_steps"])
     (True, True)
     """
     state = getattr(env.unwrapped, "state", None)

@@ -454,7 +454,7 @@ class PlaySession:
 
     def _start(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         self.obs, info = self.env.reset(seed=seed, options=options)
-        self._split = str(info["split"])
+        self._split = SPLITS[int(info["split_id"])]
         self._buffer = _EpisodeBuffer()
         self._buffer.observe(self.raw.state)
         self.message = ""
@@ -540,8 +540,8 @@ class PlaySession:
         elif truncated:
             self.message = f"Time limit ({steps} steps)."
             self._finish_episode()
-        elif info["goal"] != goal_before:
-            self.message = f"New goal: {object_letter(info['goal'])} (you have seen it)."
+        elif info["goal_type"] != goal_before:
+            self.message = f"New goal: {object_letter(info['goal_type'])} (you have seen it)."
         self.draw()
 
     def quit(self) -> None:

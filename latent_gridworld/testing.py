@@ -17,27 +17,33 @@ import gymnasium as gym
 import numpy as np
 
 from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.core.constants import SPLITS
 from latent_gridworld.core.world import build_maze
 from latent_gridworld.expert import expert_action
 
 ENTRY_POINT_PREFIX = "latent_gridworld"
 
-# info keys that describe behaviour (not bookkeeping) and go into rollout digests. A fixed list,
-# not INFO_KEYS: a key added later (``budget``) must not change the recorded digests of old ids
-# (a v1 id's budget shows in its truncation flags).
-DIGEST_INFO_KEYS = (
-    "maze",
-    "goal",
-    "goal_index",
-    "start",
-    "position",
-    "split",
-    "icl",
-    "optimal_steps",
-    "is_success",
-    "visible_objects",
-    "seen_objects",
+# The info values that go into rollout digests, under the labels and types they had when the v0
+# golden hashes were recorded: ``label -> read(info)``. Info keys were renamed since (v0 ``goal``
+# is ``goal_type``, v0 ``split``, a str, is ``SPLITS[split_id]``) and ints/bools became numpy
+# scalars / 0-d arrays; ``np.asarray`` gives the same dtype and bytes for a Python int and an
+# np.int64, or a Python bool and a 0-d bool array, so the recorded hashes still hold. A fixed
+# table, not ``INFO_KEYS``: info keys added later stay out of the v0 digests. Do not edit it.
+LEGACY_DIGEST_INFO: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...] = (
+    ("maze", lambda info: info["maze"]),
+    ("goal", lambda info: info["goal_type"]),
+    ("goal_index", lambda info: info["goal_index"]),
+    ("start", lambda info: info["start"]),
+    ("position", lambda info: info["position"]),
+    ("split", lambda info: SPLITS[int(info["split_id"])]),
+    ("icl", lambda info: info["icl"]),
+    ("optimal_steps", lambda info: info["optimal_steps"]),
+    ("is_success", lambda info: info["is_success"]),
+    ("visible_objects", lambda info: info["visible_objects"]),
+    ("seen_objects", lambda info: info["seen_objects"]),
 )
+# the labels of the info values in rollout digests (v0 names)
+DIGEST_INFO_KEYS = tuple(label for label, _ in LEGACY_DIGEST_INFO)
 
 # name -> (gym.make kwargs, policy): the behaviours a golden digest pins down. Random actions
 # cover walls and truncation, the expert covers goals, rewards and ICL second goals.
@@ -85,15 +91,18 @@ def update_digest(
     terminated: bool,
     truncated: bool,
     info: Mapping[str, Any],
-    info_keys: Sequence[str] = DIGEST_INFO_KEYS,
+    info_fields: Sequence[tuple[str, Callable[[Mapping[str, Any]], Any]]] = LEGACY_DIGEST_INFO,
 ) -> None:
-    """Feed one transition (or a reset, ``reward=None``) into the hash object ``h``."""
+    """Feed one transition (or a reset, ``reward=None``) into the hash object ``h``.
+
+    ``info_fields``: ``(label, read)`` pairs; ``read(info)`` is hashed under ``label``.
+    """
     for key in sorted(obs):
         _update_array(h, f"obs.{key}", obs[key])
     h.update(b"R" + (b"-" if reward is None else struct.pack("<d", float(reward))))
     h.update(bytes([bool(terminated), bool(truncated)]))
-    for key in info_keys:
-        value = info[key]
+    for key, read in info_fields:
+        value = read(info)
         if isinstance(value, str):
             h.update(f"info.{key}={value};".encode())
         else:
@@ -225,6 +234,12 @@ def latent_coverage(
 
 ENV_ARGUMENTS: tuple[tuple[str, str, str], ...] = (
     ("obs_mode", '"pixel" / "ascii"', "Fixed by the registered id (Pixel / ASCII)."),
+    (
+        "obs_format",
+        '"dict"',
+        '"onehot": discrete entries as float32 one-hot Boxes; "flat": one float32 Box '
+        "(docs/clients.md).",
+    ),
     ("tile_size", "8", "Pixels per cell of the pixel observation."),
     ("render_mode", "None", '"rgb_array", "ansi" or "human".'),
     ("render_tile_size", "24", "Pixels per cell of rgb_array / human frames."),

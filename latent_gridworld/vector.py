@@ -42,11 +42,12 @@ from gymnasium.vector.utils import batch_space
 
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
-from latent_gridworld.core.constants import ACTION_DELTAS, N_ACTIONS, Action
+from latent_gridworld.core.constants import ACTION_DELTAS, N_ACTIONS, SPLITS, Action
 from latent_gridworld.core.tasks import check_options, resolve_task
 from latent_gridworld.encoders.ascii import codes_to_ascii
+from latent_gridworld.encoders.formats import ObsFormat, format_observation
 from latent_gridworld.encoders.pixels import codes_to_image
-from latent_gridworld.envs.gridworld import INFO_KEYS, LatentGridworldEnv, ObsMode
+from latent_gridworld.envs.gridworld import INFO_KEYS, LatentGridworldEnv, ObsMode, check_kwargs
 
 AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP, AutoresetMode.DISABLED)
 
@@ -91,7 +92,12 @@ class LatentGridworldVectorEnv(VectorEnv):
             ``"ansi"`` (a tuple of texts).
         render_tile_size: Pixel size of one cell in rendered frames.
         autoreset_mode: An :class:`gymnasium.vector.AutoresetMode` (or its string value).
+        obs_format: ``"dict"``, ``"onehot"`` or ``"flat"``, as for the single env
+            (:mod:`latent_gridworld.encoders.formats`).
         **world_kwargs: Any field of :class:`~latent_gridworld.core.config.WorldConfig`.
+
+    ``call`` / ``get_attr`` / ``set_attr`` behave as in ``SyncVectorEnv`` (one result per env),
+    on a read-only view of each env: see :meth:`call` and :meth:`set_attr` for what they reach.
     """
 
     metadata: dict[str, Any] = {
@@ -108,8 +114,10 @@ class LatentGridworldVectorEnv(VectorEnv):
         render_mode: str | None = None,
         render_tile_size: int = 24,
         autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        obs_format: ObsFormat = "dict",
         **world_kwargs: Any,
     ) -> None:
+        check_kwargs(type(self).__name__, world_kwargs, extra=("num_envs", "autoreset_mode"))
         if (
             isinstance(num_envs, (bool, np.bool_))
             or not isinstance(num_envs, (int, np.integer))
@@ -127,9 +135,15 @@ class LatentGridworldVectorEnv(VectorEnv):
         self._single = LatentGridworldEnv(
             obs_mode=obs_mode,
             tile_size=tile_size,
+            render_mode=render_mode,
             render_tile_size=render_tile_size,
+            obs_format=obs_format,
             **world_kwargs,
         )
+        self.obs_format: ObsFormat = self._single.obs_format
+        # set_attr values of attributes the envs do not have, one per env (as SyncVectorEnv
+        # would set them on each env); get_attr / call read them back
+        self._extra_attrs: dict[str, list[Any]] = {}
         self.config: WorldConfig = self._single.config
         self.obs_mode: ObsMode = obs_mode
         self.tile_size = tile_size
@@ -340,8 +354,7 @@ class LatentGridworldVectorEnv(VectorEnv):
                 obs = self._observation()
                 final = self._final(obs, done, idx)
                 self._reset_envs(idx, {})
-                for key, value in self._observation(idx).items():
-                    obs[key][idx] = value
+                _put_rows(obs, idx, self._observation(idx))
         else:
             self._autoreset = terminated | truncated
         if obs is None:
@@ -403,6 +416,100 @@ class LatentGridworldVectorEnv(VectorEnv):
         if rng is None:
             raise RuntimeError("call reset() before np_random_of()")
         return rng
+
+    # ------------------------------------------------------------------ call / get_attr / set_attr
+
+    # methods that change an env: call() runs on a copy of each env, so they would do nothing
+    _MUTATING_METHODS = ("reset", "step", "set_state", "close")
+    # attributes that set_attr may change: shared by every env and read only when rendering
+    _SETTABLE_ATTRS = ("render_tile_size",)
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        """As ``SyncVectorEnv.call``: ``name`` of each env, called with the arguments if callable.
+
+        Env ``i`` is seen as a single :class:`LatentGridworldEnv` that holds a copy of env
+        ``i``'s episode state, its split and its own random generator: attributes (``config``,
+        ``obs_mode``, ``obs_format``, ``state``, ``split``, ``np_random``, ``max_episode_steps``,
+        ...), methods that read the env (``render``, ``render_frame``, ``render_text``,
+        ``full_codes``, ``get_state``, ``get_keys_to_action``, ...), and values stored with
+        :meth:`set_attr`. ``reset``, ``step``, ``set_state`` and ``close`` raise ``ValueError``:
+        they would act on the copy; use the vector env's own ``reset`` / ``step``.
+
+        Returns:
+            A tuple of ``num_envs`` results.
+        """
+        if name in self._MUTATING_METHODS:
+            raise ValueError(
+                f"call({name!r}) would act on a copy of each env and change nothing; use the "
+                f"vector env's own {name}() (call reaches attributes and read-only methods)"
+            )
+        out = []
+        for i in range(self.num_envs):
+            if name in self._extra_attrs:
+                value = self._extra_attrs[name][i]
+            else:
+                value = self._env_attr(i, name, args, kwargs)
+            out.append(value)
+        return tuple(out)
+
+    def get_attr(self, name: str) -> tuple[Any, ...]:
+        """As ``SyncVectorEnv.get_attr``: attribute ``name`` of each env (see :meth:`call`)."""
+        return self.call(name)
+
+    def set_attr(self, name: str, values: list[Any] | tuple[Any, ...] | Any) -> None:
+        """As ``SyncVectorEnv.set_attr``: one value per env (a list/tuple), or one for all.
+
+        The envs share their configuration, and the lookup tables are built from it, so only
+        ``render_tile_size`` (equal values) among the env's own attributes can be set; setting
+        another of them (``config``, ``obs_mode``, ``tile_size``, ...) raises
+        ``AttributeError`` (make a new env with ``gym.make_vec(id, num_envs, name=value)``). A
+        name the env does not have is stored per env, as ``SyncVectorEnv`` would set it on
+        each env, and read back by :meth:`get_attr` (the env itself never reads it).
+        """
+        n = self.num_envs
+        if not isinstance(values, (list, tuple)):
+            values = [values for _ in range(n)]
+        if len(values) != n:
+            raise ValueError(
+                f"values must be a list or tuple of length num_envs ({n}), got {len(values)}"
+            )
+        if name in self._SETTABLE_ATTRS:
+            first = values[0]
+            if any(v != first for v in values):
+                raise ValueError(f"{name} is shared by all envs; got different values {values}")
+            if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {first!r}")
+            setattr(self._single, name, int(first))
+            return
+        if name in self._extra_attrs or not (hasattr(self._single, name) or hasattr(self, name)):
+            self._extra_attrs[name] = list(values)
+            return
+        raise AttributeError(
+            f"cannot set {name!r} on the native vector env: its envs share it and its lookup "
+            f"tables are built from it; create a new env (gym.make_vec(id, num_envs={n}, "
+            f"{name}=...)) or use vectorization_mode='sync'. Settable: "
+            f"{', '.join(self._SETTABLE_ATTRS)}, and names the env does not have"
+        )
+
+    def _env_attr(self, i: int, name: str, args: Any, kwargs: Any) -> Any:
+        """Attribute ``name`` of env ``i`` seen as a single env (called if callable)."""
+        single = self._single
+        saved = (single.state, single._np_random, single._split)
+        try:
+            if self._has_reset:
+                single.state = self.get_state(i)
+                single._split = str(self._split[i])
+            single._np_random = self._rngs[i]
+            try:
+                value = getattr(single, name)
+            except AttributeError:
+                raise AttributeError(
+                    f"the envs of {type(self).__name__} ({type(single).__name__}) have no "
+                    f"attribute {name!r}"
+                ) from None
+            return value(*args, **kwargs) if callable(value) else value
+        finally:
+            single.state, single._np_random, single._split = saved
 
     # ------------------------------------------------------------------ internals
 
@@ -542,8 +649,14 @@ class LatentGridworldVectorEnv(VectorEnv):
         assert c.budget_scale is not None
         return (c.budget_scale * shortest + c.budget_offset).astype(np.int64)
 
-    def _observation(self, idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """The batched observation (of the envs in ``idx`` only, if given)."""
+    def _observation(self, idx: np.ndarray | None = None) -> Any:
+        """The batched observation in ``obs_format`` (of the envs in ``idx`` only, if given)."""
+        obs = self._dict_observation(idx)
+        space = self._single.dict_observation_space
+        return format_observation(space, obs, self.obs_format, batch_dims=1)
+
+    def _dict_observation(self, idx: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The batched ``"dict"`` observation (of the envs in ``idx`` only, if given)."""
         cell, goal, maze = self._cell, self._goal, self._maze
         if idx is not None:
             cell, goal, maze = cell[idx], goal[idx], maze[idx]
@@ -601,13 +714,17 @@ class LatentGridworldVectorEnv(VectorEnv):
             return a.copy() if idx is None else a[idx]
 
         cell = rows(self._cell)
+        split = rows(self._split)
+        split_id = np.zeros(len(split), dtype=np.int64)
+        for k, name in enumerate(SPLITS):  # a loop over the splits, not the envs
+            split_id[split == name] = k
         info: dict[str, Any] = {
             "maze": rows(self._maze),
-            "goal": rows(self._goal),
+            "goal_type": rows(self._goal),
             "goal_index": rows(self._goal_index),
             "start": rows(self._start),
             "position": self._positions(cell),
-            "split": rows(self._split),
+            "split_id": split_id,
             "icl": rows(self._icl),
             "optimal_steps": rows(self._optimal),
             "is_success": rows(self._terminated),
@@ -631,7 +748,10 @@ class LatentGridworldVectorEnv(VectorEnv):
         final_obs = np.full(self.num_envs, None, dtype=object)
         for i in idx:
             # copies: the batch rows are overwritten with the next episode's first observation
-            final_obs[i] = {k: v[i].copy() for k, v in obs.items()}
+            if isinstance(obs, dict):
+                final_obs[i] = {k: v[i].copy() for k, v in obs.items()}
+            else:
+                final_obs[i] = obs[i].copy()
         final_info = _scatter_info(self._info(idx), done, idx)
         return {
             "final_obs": final_obs,
@@ -639,6 +759,15 @@ class LatentGridworldVectorEnv(VectorEnv):
             "final_info": final_info,
             "_final_info": done.copy(),
         }
+
+
+def _put_rows(obs: Any, idx: np.ndarray, rows: Any) -> None:
+    """Write the observations ``rows`` of the envs ``idx`` into the batch ``obs`` in place."""
+    if isinstance(obs, dict):
+        for key, value in rows.items():
+            obs[key][idx] = value
+    else:
+        obs[idx] = rows
 
 
 def _parse_autoreset_mode(mode: AutoresetMode | str) -> AutoresetMode:

@@ -146,7 +146,8 @@ def test_reference_policies_rank_as_their_knowledge_does():
     from agents.reference import reference_factory
     from latent_gridworld.core.config import WorldConfig
 
-    world = WorldConfig(size=9, n_mazes=8)
+    # the v0 protocol's budget (2 x shortest + 4), now the env's own
+    world = WorldConfig(size=9, n_mazes=8, budget_scale=2.0, budget_offset=4)
     rates = {
         mode: evaluate_agent(
             reference_factory(mode)(AgentContext(world, None, 0)), world, "latent", 80, seed=3
@@ -177,7 +178,7 @@ def test_search_reference_heads_for_the_nearest_unvisited_cell_until_it_sees_the
         here, done = tuple(int(x) for x in info["position"]), False
         unvisited.discard(here)
         while not done:
-            searching = not info["seen_objects"][info["goal"]]
+            searching = not info["seen_objects"][info["goal_type"]]
             before = _steps_to_nearest(walls, here, unvisited)
             obs, _, done, _, info = env.step(policy.act(obs, info))
             here = tuple(int(x) for x in info["position"])

@@ -42,7 +42,7 @@ def test_expert_on_icl_episodes_reaches_both_goals_optimally() -> None:
     for seed in range(100):
         _, info = env.reset(seed=seed)
         maze = build_maze(config, info["maze"])
-        first = info["goal"]
+        first = info["goal_type"]
         seen_before = info["seen_objects"].copy()
         rewards, steps, goals = [], 0, [first]
         done = False
@@ -50,8 +50,8 @@ def test_expert_on_icl_episodes_reaches_both_goals_optimally() -> None:
             _, reward, terminated, truncated, info = env.step(expert_action(env))
             rewards.append(reward)
             steps += 1
-            if info["goal"] != goals[-1]:
-                goals.append(info["goal"])
+            if info["goal_type"] != goals[-1]:
+                goals.append(info["goal_type"])
             else:
                 seen_before = info["seen_objects"].copy()
             done = terminated or truncated

@@ -266,7 +266,7 @@ def test_parse_kwargs() -> None:
     ("argv", "message"),
     [
         (["--kw", "size"], "--kw expects KEY=VALUE"),
-        (["--kw", "sise=9"], "unknown argument(s) ['sise']"),
+        (["--kw", "sise=9"], "got an unexpected keyword argument 'sise'; valid: obs_mode"),
         (["--kw", "size=8"], "size must be an odd integer >= 5, got 8"),
         (["--env", "Text"], "unknown --env 'Text'; valid: ASCII, Pixel, or a registered"),
         (["--env", "CartPole-v1"], "unknown --env 'CartPole-v1'"),

@@ -77,7 +77,7 @@ def test_oracle_delivers_a_step_that_shows_the_goal(memory: EpisodicMemory) -> N
         mem = env.unflatten(obs)
         valid = mem["mem_mask"].astype(bool)
         assert valid.any(axis=1).sum() == 3  # 3 episodes retrieved
-        assert (mem["mem_views"][valid] == OBJECT_BASE + info["goal"]).any()
+        assert (mem["mem_views"][valid] == OBJECT_BASE + info["goal_type"]).any()
         # padding slots stay empty
         assert not mem["mem_views"][~valid].any()
         assert (mem["mem_actions"][~valid] == END_ACTION).all()
@@ -96,9 +96,9 @@ def test_both_modes_see_the_same_tasks(memory: EpisodicMemory) -> None:
     a, b = wrapped(memory, "oracle"), wrapped(memory, "none")
     for seed in range(5):
         (oa, ia), (ob, ib) = a.reset(seed=seed), b.reset(seed=seed)
-        assert (ia["maze"], ia["goal"], tuple(ia["start"])) == (
+        assert (ia["maze"], ia["goal_type"], tuple(ia["start"])) == (
             ib["maze"],
-            ib["goal"],
+            ib["goal_type"],
             tuple(ib["start"]),
         )
         np.testing.assert_array_equal(oa["image"], ob["image"])

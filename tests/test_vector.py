@@ -179,14 +179,15 @@ def test_reset_options_pin_the_task_for_every_env() -> None:
     vec = LatentGridworldVectorEnv(3, obs_mode="ascii", **SMALL)
     obs, info = vec.reset(seed=2, options=options)
     np.testing.assert_array_equal(info["maze"], [1, 1, 1])
-    np.testing.assert_array_equal(info["goal"], [goal] * 3)
+    np.testing.assert_array_equal(info["goal_type"], [goal] * 3)
     np.testing.assert_array_equal(info["start"], [start] * 3)
     np.testing.assert_array_equal(info["optimal_steps"], [sinfo["optimal_steps"]] * 3)
     np.testing.assert_array_equal(obs["view"], np.stack([sobs["view"]] * 3))
     # options only partly pinned: the rest is drawn with each env's generator, as single envs do
     _, sinfo = single.reset(seed=5, options={"maze": 2})
     _, info = vec.reset(seed=5, options={"maze": 2})
-    assert info["goal"][0] == sinfo["goal"] and tuple(info["start"][0]) == tuple(sinfo["start"])
+    assert info["goal_type"][0] == sinfo["goal_type"]
+    assert tuple(info["start"][0]) == tuple(sinfo["start"])
     with pytest.raises(ValueError, match="valid splits"):
         vec.reset(options={"split": "nope"})
     with pytest.raises(ValueError, match="unknown reset option"):
@@ -308,7 +309,7 @@ def test_new_mazes_are_added_to_the_tables_on_demand() -> None:
     obs, info = single.reset(seed=0, options={"maze": 1000})
     vobs, vinfo = vec.reset(seed=0, options={"maze": 1000})
     np.testing.assert_array_equal(vobs["view"][0], obs["view"])
-    assert vinfo["maze"][0] == 1000 and vinfo["split"][0] == info["split"]
+    assert vinfo["maze"][0] == 1000 and vinfo["split_id"][0] == info["split_id"]
 
 
 # ------------------------------------------------------------------------------------ SB3

@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from test_properties import PROPERTY_SETTINGS, _flood
 from test_vector import assert_same, run_parity
@@ -38,7 +38,7 @@ def radial_configs(draw: st.DrawFn) -> WorldConfig:
     len_lo = draw(st.integers(view // 2 + 4, 7))
     objects = draw(st.integers(2, arms_lo))
     latent = draw(st.integers(1, objects - 1))
-    return WorldConfig(
+    kwargs = dict(
         maze_family="radial",
         size=room + 2 * len_lo + 2 + 2 * draw(st.integers(0, 1)),
         room_size=room,
@@ -52,6 +52,11 @@ def radial_configs(draw: st.DrawFn) -> WorldConfig:
         n_new_mazes=2,
         pool_seed=draw(st.integers(0, 2**32 - 1)),
     )
+    try:
+        return WorldConfig(**kwargs)  # type: ignore[arg-type]
+    except ValueError as e:  # tight parameters the layout probe rejects are not examples
+        assume("do not fit" not in str(e))
+        raise
 
 
 def _room(config: WorldConfig) -> np.ndarray:
@@ -100,7 +105,7 @@ def test_v1_starts_train_beside_another_object_and_test_in_the_hub() -> None:
             _, info = env.reset(seed=seed)
             start = tuple(int(x) for x in info["start"])
             maze = build_maze(V1, int(info["maze"]))
-            goal = int(info["goal"])
+            goal = int(info["goal_type"])
             if split == "train":
                 assert not room[start]
                 seen = np.flatnonzero(info["visible_objects"])
@@ -127,7 +132,7 @@ def test_v1_budget_truncates_at_one_and_a_half_shortest_plus_two(v1_id: str) -> 
             _, _, terminated, truncated, info = env.step(action)
             assert not terminated
             steps += 1
-        assert steps == budget and info["is_success"] is False
+        assert steps == budget and not info["is_success"]
 
 
 def test_v1_expert_succeeds_within_budget_and_max_steps_overrides(v1_id: str) -> None:
@@ -137,7 +142,7 @@ def test_v1_expert_succeeds_within_budget_and_max_steps_overrides(v1_id: str) ->
     while not done:
         _, _, terminated, truncated, info = env.step(expert_action(env))
         done, steps = terminated or truncated, steps + 1
-    assert info["is_success"] is True and steps == info["optimal_steps"]
+    assert info["is_success"] and steps == info["optimal_steps"]
     env = gym.make(v1_id, max_steps=5)
     _, info = env.reset(seed=0)
     assert info["budget"] == 5
@@ -174,6 +179,20 @@ def test_icl_second_goal_gets_its_own_budget() -> None:
         ({"arm_length": 7}, r"arm_length must be a \(min, max\) pair of integers, got 7"),
         ({"maze_family": "spiral"}, r"unknown maze_family 'spiral'; valid: braided, radial"),
         ({"budget_scale": 0.5}, r"budget_scale must be >= 1"),
+        (
+            {
+                "size": 19,
+                "room_size": 5,
+                "view_size": 5,
+                "n_arms": (11, 11),
+                "arm_length": (6, 6),
+                "objects_per_maze": 3,
+                "n_object_types": 3,
+                "latent_per_maze": 1,
+                "n_mazes": 5,
+            },
+            r"11 arms of 6-6 cells with private ends for view_size 5 do not fit a 19x19 grid",
+        ),
     ],
 )
 def test_impossible_radial_parameters(kwargs: dict[str, Any], match: str) -> None:
@@ -250,10 +269,16 @@ def test_options_that_contradict_the_split(
 @pytest.mark.parametrize("options", [["maze"], "maze", ("maze", 3)])
 def test_options_must_be_a_mapping(options: Any) -> None:
     env = gym.make("LatentGridworld/ASCII-v1")
-    with pytest.raises(TypeError, match=r"reset options must be a dict \(or None\), got"):
+    with pytest.raises(
+        TypeError,
+        match=r"reset\(options=\.\.\.\) must be a dict of option name -> value, or None; got",
+    ):
         env.reset(seed=0, options=options)
     venv = gym.make_vec("LatentGridworld/ASCII-v1", num_envs=2)
-    with pytest.raises(TypeError, match=r"reset options must be a dict \(or None\), got"):
+    with pytest.raises(
+        TypeError,
+        match=r"reset\(options=\.\.\.\) must be a dict of option name -> value, or None; got",
+    ):
         venv.reset(seed=0, options=options)
 
 

@@ -22,6 +22,7 @@ from agents.bc.context import (
 )
 from agents.bc.model import BCTransformer
 from agents.bc.train import TrainConfig, make_retriever, retrieve, to_tensors
+from latent_gridworld.core.constants import SPLITS
 from latent_gridworld.encoders.ascii import ascii_to_codes
 from latent_gridworld.episode import Episode
 
@@ -33,9 +34,9 @@ def start_episode(obs: dict[str, Any], info: dict[str, Any]) -> Episode:
     return Episode(
         maze=int(info["maze"]),
         start=(int(info["start"][0]), int(info["start"][1])),
-        split=str(info["split"]),
+        split=SPLITS[int(info["split_id"])],
         views=codes.reshape(1, side, side),
-        goals=np.array([int(info["goal"])], dtype=np.int8),
+        goals=np.array([int(info["goal_type"])], dtype=np.int8),
         positions=np.asarray(info["position"], dtype=np.int16)[None],
         visible=np.asarray(info["visible_objects"], dtype=bool)[None],
         actions=np.zeros(0, dtype=np.uint8),
@@ -115,7 +116,7 @@ class BCAgent:
         if self.retriever is None:
             return
         for i, (obs, info) in enumerate(zip(observations, infos, strict=True)):
-            goal = int(info["goal"])
+            goal = int(info["goal_type"])
             eps = retrieve(self.retriever, start_episode(obs, info), goal, self.config.k, self.rng)
             self._memory_blocks[i] = retrieved_blocks(
                 self.fmt,

@@ -70,7 +70,7 @@ def evaluate_agent(
         obs.append(o)
         infos.append(info)
     optimal = np.array([int(i["optimal_steps"]) for i in infos])
-    trivial = np.array([bool(i["visible_objects"][i["goal"]]) for i in infos])
+    trivial = np.array([bool(i["visible_objects"][i["goal_type"]]) for i in infos])
     steps = np.zeros(n_tasks, dtype=np.int64)
     success = np.zeros(n_tasks, dtype=bool)
     active = np.ones(n_tasks, dtype=bool)

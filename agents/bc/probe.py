@@ -169,7 +169,7 @@ def closed_loop_belief(
     for i in range(n_tasks):
         _, info = env.reset(seed=seed * 100_003 + i)  # the task evaluate_agent ran as number i
         maze = build_maze(world, int(info["maze"]))
-        cell = maze.object_cells[maze.object_index(int(info["goal"]))]
+        cell = maze.object_cells[maze.object_index(int(info["goal_type"]))]
         right[i] = agent.first_beliefs[i] == (int(cell[0]), int(cell[1]))
     hidden = ~result.trivial
 

@@ -149,7 +149,7 @@ class PPOAgent:
         if self.retriever is not None and self.retriever.memory is not None:
             query = RetrievalQuery(
                 maze=int(info["maze"]),
-                goal=int(info["goal"]),
+                goal=int(info["goal_type"]),
                 seen=np.asarray(info["seen_objects"], dtype=bool),
             )
             episodes = self.retriever.retrieve(query, k=spec.k, rng=self.rng)

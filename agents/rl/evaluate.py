@@ -165,7 +165,7 @@ def evaluate(
         o, info = envs[j].reset(seed=eval_seed + next_episode)
         next_episode += 1
         obs[j] = o
-        trivial[j] = bool(np.asarray(info["visible_objects"])[int(info["goal"])])
+        trivial[j] = bool(np.asarray(info["visible_objects"])[int(info["goal_type"])])
 
     for j in range(len(envs)):
         start(j)

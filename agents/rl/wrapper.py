@@ -40,7 +40,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agents.memory import EpisodicMemory, Featurizer, RetrievalQuery, make_retriever, trim_steps
-from latent_gridworld.core.constants import N_ACTIONS, N_CELL_CODES
+from latent_gridworld.core.constants import N_ACTIONS, N_CELL_CODES, SPLITS
 from latent_gridworld.episode import Episode
 
 RetrievalMode = Literal["oracle", "knn", "none"]
@@ -190,7 +190,9 @@ class RetrievalObservation(
         t0 = time.perf_counter()
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.env_time += time.perf_counter() - t0
-        goal_changed = bool(self._trace["goals"]) and int(info["goal"]) != self._trace["goals"][-1]
+        goal_changed = (
+            bool(self._trace["goals"]) and int(info["goal_type"]) != self._trace["goals"][-1]
+        )
         self._trace["actions"].append(int(action))
         self._record_state()
         if goal_changed and self.requery == "goal_change":
@@ -245,7 +247,11 @@ class RetrievalObservation(
         return Episode(
             maze=int(state.task.maze),
             start=(int(state.task.start[0]), int(state.task.start[1])),
-            split=str(info["split"]) if info is not None else str(self.env.unwrapped._split),  # type: ignore[attr-defined]
+            split=(
+                SPLITS[int(info["split_id"])]
+                if info is not None
+                else str(self.env.unwrapped._split)  # type: ignore[attr-defined]
+            ),
             views=np.stack(t["views"]).astype(np.uint8),
             goals=np.asarray(t["goals"], dtype=np.int8),
             positions=np.asarray(t["positions"], dtype=np.int16),
@@ -260,7 +266,7 @@ class RetrievalObservation(
             self._memory_obs = self._empty_memory_obs()
             return
         t0 = time.perf_counter()
-        goal = int(info["goal"])
+        goal = int(info["goal_type"])
         query = RetrievalQuery(
             maze=int(info["maze"]),
             goal=goal,

@@ -150,8 +150,9 @@ def generate_radial(
         if len(arms) == want:
             return owner <= _WALL, arms
     raise RuntimeError(
-        f"no radial maze with {n_arms} arms of {arm_length} cells fits a {size}x{size} grid "
-        f"with a {room_size}x{room_size} room and private ends for view {view_size}"
+        f"no radial maze with {want} arms of {arm_length} cells found in {_TRIES_PER_MAZE} tries "
+        f"on a {size}x{size} grid with a {room_size}x{room_size} room and private ends for view "
+        f"{view_size}; use fewer or shorter arms, a larger grid or a smaller view"
     )
 
 

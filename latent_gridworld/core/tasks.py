@@ -37,8 +37,14 @@ def check_options(options: object) -> dict[str, Any]:
         return {}
     if not isinstance(options, Mapping):
         raise TypeError(
-            f"reset options must be a dict (or None), got {type(options).__name__} {options!r}; "
-            f"valid keys: {', '.join(RESET_OPTIONS)}"
+            f"reset(options=...) must be a dict of option name -> value, or None; got "
+            f"{type(options).__name__} {options!r}. Valid option names: {', '.join(RESET_OPTIONS)}"
+        )
+    bad = [k for k in options if not isinstance(k, str)]
+    if bad:
+        raise TypeError(
+            f"reset options are keyed by option name (str), got key(s) {bad!r}; "
+            f"valid option names: {', '.join(RESET_OPTIONS)}"
         )
     unknown = set(options) - set(RESET_OPTIONS)
     if unknown:

@@ -20,7 +20,10 @@ from latent_gridworld.core.constants import (
     object_letter,
 )
 
-ASCII_LOW, ASCII_HIGH = 32, 126  # printable range declared by the observation space
+# Bounds of the observation space's ``view``. The values are printable cell characters (35..90),
+# but the space starts at 0: clients fill placeholders with zeros (TorchRL's ``final``
+# observation with SAME_STEP autoreset, zero-initialised buffers), which must stay inside it.
+ASCII_LOW, ASCII_HIGH = 0, 126
 
 
 def codes_to_ascii(codes: np.ndarray) -> np.ndarray:

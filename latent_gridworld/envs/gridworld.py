@@ -8,6 +8,7 @@ observation with one encoder (pixels or ASCII). The world logic lives in
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -16,20 +17,31 @@ from gymnasium import spaces
 
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
-from latent_gridworld.core.constants import N_ACTIONS, OBJECT_LETTERS, Action, Cell
+from latent_gridworld.core.constants import N_ACTIONS, OBJECT_LETTERS, SPLITS, Action, Cell
 from latent_gridworld.core.tasks import check_options, resolve_task
 from latent_gridworld.encoders.ascii import ASCII_HIGH, ASCII_LOW, codes_to_ascii, grid_to_text
+from latent_gridworld.encoders.formats import (
+    ObsFormat,
+    check_obs_format,
+    flat_layout,
+    format_observation,
+    format_space,
+)
 from latent_gridworld.encoders.pixels import codes_to_image
 
 ObsMode = Literal["pixel", "ascii"]
-# every key of the info dict, in order; the vector env and golden digests share this list
+# every key of the info dict, in order; the vector env shares this list. Every value is a numpy
+# scalar or array (no Python scalars, no strings: TorchRL's info reader needs ``.dtype``), and no
+# key repeats an observation key (``goal_type``, not ``goal``: TorchRL merges info into the
+# observation's tensordict). The split is ``split_id``, an index into ``SPLITS``; the golden
+# digests keep the v0 labels (``latent_gridworld.testing.LEGACY_DIGEST_INFO``).
 INFO_KEYS = (
     "maze",
-    "goal",
+    "goal_type",
     "goal_index",
     "start",
     "position",
-    "split",
+    "split_id",
     "icl",
     "optimal_steps",
     "is_success",
@@ -55,7 +67,7 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
 
     - ``"image"`` (pixel mode): ``Box(0, 255, (V*t, V*t, 3), uint8)``, the view rendered with
       ``tile_size`` t.
-    - ``"view"`` (ASCII mode): ``Box(32, 126, (V*V,), uint8)``, the view as ASCII codes,
+    - ``"view"`` (ASCII mode): ``Box(0, 126, (V*V,), uint8)``, the view as ASCII codes,
       row-major (``#`` wall, ``.`` floor, ``@`` agent, ``A``.. objects).
     - ``"goal"``: ``Discrete(n_object_types)``, the current goal's object type.
     - ``"maze"`` (``maze_cue=True``): ``Discrete(n_mazes + 1)``; new mazes read ``n_mazes``.
@@ -67,10 +79,20 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
     ## Termination / Truncation
     Terminates on reaching the final goal; truncates after ``max_steps`` steps.
 
+    With ``obs_format="onehot"`` every discrete entry is a float32 one-hot ``Box``; with
+    ``obs_format="flat"`` the observation is one float32 ``Box`` (layout in ``obs_layout``); see
+    :mod:`latent_gridworld.encoders.formats`.
+
+    ## Info
+    numpy values only (see ``INFO_KEYS`` and ``docs/environments.md``): ``maze``,
+    ``goal_type``, ``goal_index``, ``start``, ``position``, ``split_id`` (index into
+    ``SPLITS``; the name is ``env.unwrapped.split``), ``icl``, ``optimal_steps``,
+    ``is_success``, ``visible_objects``, ``seen_objects``.
+
     ## Arguments
     Every field of :class:`~latent_gridworld.core.config.WorldConfig` (``split``, ``size``,
-    ``view_size``, ``full_view``, ``icl_share``, ...), plus ``obs_mode``, ``tile_size``,
-    ``render_mode`` and ``render_tile_size``.
+    ``view_size``, ``full_view``, ``icl_share``, ...), plus ``obs_mode``, ``obs_format``,
+    ``tile_size``, ``render_mode`` and ``render_tile_size``.
 
     ## Registered IDs
     ``LatentGridworld/Pixel-v0`` and ``LatentGridworld/ASCII-v0``.
@@ -87,6 +109,7 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
         tile_size: int = 8,
         render_mode: str | None = None,
         render_tile_size: int = 24,
+        obs_format: ObsFormat = "dict",
         **world_kwargs: Any,
     ) -> None:
         if obs_mode not in ("pixel", "ascii"):
@@ -97,12 +120,8 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             )
         if tile_size < 1 or render_tile_size < 1:
             raise ValueError("tile_size and render_tile_size must be >= 1")
-        unknown = set(world_kwargs) - set(WorldConfig.__dataclass_fields__)
-        if unknown:
-            raise TypeError(
-                f"unknown argument(s) {sorted(unknown)}; valid: obs_mode, tile_size, render_mode, "
-                f"render_tile_size, {', '.join(WorldConfig.__dataclass_fields__)}"
-            )
+        check_kwargs(type(self).__name__, world_kwargs)
+        self.obs_format: ObsFormat = check_obs_format(obs_format)
         self.config = WorldConfig(**world_kwargs)
         self.obs_mode: ObsMode = obs_mode
         self.tile_size = tile_size
@@ -115,7 +134,12 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
 
     # ------------------------------------------------------------------ spaces and encoding
 
-    def _observation_space(self) -> spaces.Dict:
+    def _observation_space(self) -> spaces.Space[Any]:
+        self.dict_observation_space = self._dict_observation_space()
+        return format_space(self.dict_observation_space, self.obs_format)
+
+    def _dict_observation_space(self) -> spaces.Dict:
+        """The observation space of ``obs_format="dict"`` (the other formats derive from it)."""
         c = self.config
         side = c.observed_size
         entries: dict[str, spaces.Space[Any]] = {}
@@ -131,7 +155,11 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             entries["position"] = spaces.MultiDiscrete([c.size, c.size])
         return spaces.Dict(entries)
 
-    def _observation(self) -> dict[str, Any]:
+    def _observation(self) -> Any:
+        obs = self._dict_observation()
+        return format_observation(self.dict_observation_space, obs, self.obs_format)
+
+    def _dict_observation(self) -> dict[str, Any]:
         state = self._require_state()
         codes = state.maze.views[state.position]
         obs: dict[str, Any] = {}
@@ -148,19 +176,21 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
 
     def _info(self) -> dict[str, Any]:
         state = self._require_state()
+        # ints as np.int64 scalars, bools as 0-d bool arrays: SyncVectorEnv batches both into
+        # int64 / bool arrays (an np.bool_ scalar would become an object array there)
         return {
-            "maze": state.task.maze,
-            "goal": state.goal,
-            "goal_index": state.goal_index,
+            "maze": np.int64(state.task.maze),
+            "goal_type": np.int64(state.goal),
+            "goal_index": np.int64(state.goal_index),
             "start": np.array(state.task.start, dtype=np.int64),
             "position": np.array(state.position, dtype=np.int64),
-            "split": self._split,
-            "icl": state.task.icl,
-            "optimal_steps": state.optimal_steps,
-            "is_success": state.terminated,
+            "split_id": np.int64(SPLITS.index(self._split)),
+            "icl": np.array(state.task.icl, dtype=bool),
+            "optimal_steps": np.int64(state.optimal_steps),
+            "is_success": np.array(state.terminated, dtype=bool),
             "visible_objects": state.visible(),
             "seen_objects": state.seen.copy(),
-            "budget": state.budget,
+            "budget": np.int64(state.budget),
         }
 
     # ------------------------------------------------------------------ Gymnasium API
@@ -270,6 +300,61 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
         d["_viewer"] = None  # a pygame window cannot be pickled; the copy opens its own
         return d
 
+    # ------------------------------------------------------------------ client hooks
+
+    @property
+    def split(self) -> str:
+        """The split of the current episode (``info["split_id"]`` indexes ``SPLITS`` with it).
+
+        Before the first reset, the configured split.
+        """
+        return self._split if self.state is not None else self.config.split
+
+    @property
+    def max_episode_steps(self) -> int:
+        """The most steps any episode of this env can last (the env truncates there itself).
+
+        The ids register ``max_episode_steps=None`` (a ``TimeLimit`` would truncate a second
+        time), so wrappers that read ``spec.max_episode_steps``, such as Gymnasium's
+        ``TimeAwareObservation``, need ``gym.make(id, max_episode_steps=...)`` with this value
+        (see ``docs/clients.md``). With a per-goal budget (v1) it is a bound: the budget of a
+        goal as far away as the grid allows, twice if ICL episodes announce a second goal; the
+        budget of the task at hand is ``info["budget"]``.
+        """
+        c = self.config
+        if not c.per_goal_budget:
+            return int(c.episode_limit)
+        return c.goal_budget(c.size * c.size) * (2 if c.icl_share > 0 else 1)
+
+    @property
+    def obs_layout(self) -> dict[str, slice]:
+        """``key -> slice`` of each observation entry in the ``obs_format="flat"`` vector."""
+        return flat_layout(self.dict_observation_space)
+
+    def get_keys_to_action(self) -> dict[tuple[str | int, ...], int]:
+        """Arrow keys and WASD for :func:`gymnasium.utils.play.play` (imports pygame).
+
+        The env has no no-op action and ``play`` sends ``noop`` (default ``0``, north) while no
+        key is pressed: ``play(env, wait_on_player=True)`` steps only on a key press.
+        """
+        try:
+            import pygame
+        except ImportError as err:  # pragma: no cover - pygame is the render extra
+            raise ImportError(
+                "get_keys_to_action needs pygame: pip install 'latent-gridworld[render]'"
+            ) from err
+        keys: dict[tuple[str | int, ...], int] = {
+            ("w",): int(Action.NORTH),
+            ("d",): int(Action.EAST),
+            ("s",): int(Action.SOUTH),
+            ("a",): int(Action.WEST),
+            (pygame.K_UP,): int(Action.NORTH),
+            (pygame.K_RIGHT,): int(Action.EAST),
+            (pygame.K_DOWN,): int(Action.SOUTH),
+            (pygame.K_LEFT,): int(Action.WEST),
+        }
+        return keys
+
     # ------------------------------------------------------------------ internals
 
     _split: str = "train"
@@ -278,6 +363,27 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
         if self.state is None:
             raise RuntimeError("call reset() before step() or render()")
         return self.state
+
+
+ENV_KWARGS = ("obs_mode", "obs_format", "tile_size", "render_mode", "render_tile_size")
+
+
+def check_kwargs(owner: str, world_kwargs: Mapping[str, Any], extra: Sequence[str] = ()) -> None:
+    """TypeError, in Python's own wording, for keywords that are neither env nor config fields.
+
+    Python's wording (``__init__() got an unexpected keyword argument 'x'``) matters: TorchRL's
+    ``GymEnv`` passes ``frameskip`` and retries without it only on that message.
+    """
+    fields = WorldConfig.__dataclass_fields__
+    unknown = [k for k in world_kwargs if k not in fields]
+    if not unknown:
+        return
+    more = f" (also {', '.join(repr(k) for k in unknown[1:])})" if len(unknown) > 1 else ""
+    valid = ", ".join((*extra, *ENV_KWARGS, *fields))
+    raise TypeError(
+        f"{owner}.__init__() got an unexpected keyword argument {unknown[0]!r}{more}; "
+        f"valid: {valid}"
+    )
 
 
 def _validate_action(action: Any) -> int:
