@@ -60,6 +60,31 @@ def test_observation_space_is_identical_for_every_mode(memory: EpisodicMemory) -
     assert all(space[key].dtype == np.uint8 for key in MEMORY_KEYS)
 
 
+@pytest.mark.parametrize("mode", ["oracle", "none"])
+def test_observations_of_successive_calls_share_no_memory(
+    memory: EpisodicMemory, mode: str
+) -> None:
+    """A kept observation never changes when the env steps or resets again (replay buffers)."""
+    env = wrapped(memory, mode)
+    history: list[dict[str, np.ndarray]] = []
+    obs, _ = env.reset(seed=5)
+    for step in range(30):
+        for key in MEMORY_KEYS:
+            for earlier in history:
+                assert not np.shares_memory(obs[key], earlier[key]), (key, step)
+        snapshot = {key: obs[key].copy() for key in MEMORY_KEYS}
+        history.append(obs)
+        # scribble over what we were given; the next observation must not notice
+        for key in MEMORY_KEYS:
+            obs[key][...] = 0
+        obs, _, terminated, truncated, _ = env.step(step % 4)
+        if terminated or truncated:
+            obs, _ = env.reset()
+        elif mode == "oracle":
+            # the same retrieval until the next query: equal values, separate memory
+            assert all(np.array_equal(obs[key], snapshot[key]) for key in MEMORY_KEYS)
+
+
 @pytest.mark.filterwarnings("ignore:.*different from the unwrapped version")
 @pytest.mark.parametrize("mode", ["oracle", "none"])
 def test_sb3_and_gymnasium_checkers_pass(memory: EpisodicMemory, mode: str) -> None:
