@@ -40,6 +40,7 @@ from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, SPLITS
 from latent_gridworld.core.maze import distance_map
 from latent_gridworld.episode import Episode
+from latent_gridworld.fileio import FileFormatError, seal, verify, warn_unsealed
 
 DATASET_FORMAT = "latent-gridworld-dataset"
 DATASET_VERSION = 1
@@ -59,8 +60,7 @@ _EPISODE_COLUMNS = {
 _HAS_PLACEMENT = "placement" in {f.name for f in fields(Episode)}
 
 
-class FileFormatError(ValueError):
-    """A dataset or memory file is truncated, corrupted, of another format or version."""
+# FileFormatError: a dataset or memory file is truncated, corrupted, of another format or version
 
 
 # ------------------------------------------------------------------------------------------
@@ -335,7 +335,8 @@ def write_arrays(
 
     The header gains ``content_sha256`` (over the header and arrays) and ``arrays`` (names,
     dtypes, shapes). Zip timestamps are fixed, so equal content gives byte-identical files. The
-    file is written next to ``path`` and renamed into place, so a crash never leaves half a file.
+    file is written next to ``path`` and renamed into place, so a crash never leaves half a file,
+    and sealed with a whole-file checksum (:func:`latent_gridworld.fileio.seal`).
     """
     if "header" in arrays:
         raise ValueError("'header' is a reserved array name")
@@ -354,6 +355,7 @@ def write_arrays(
                     np.lib.format.write_array(
                         f, np.ascontiguousarray(array), version=(2, 0), allow_pickle=False
                     )
+        seal(tmp)  # whole-file sha256: catches flips in the zip's bookkeeping too
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -372,8 +374,9 @@ def read_arrays(
             version not in ``versions``.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
+    # FileNotFoundError, or FileFormatError naming the file as corrupted; files from before
+    # checksums load with a warning once their format is known (their arrays' hash still holds)
+    sealed = verify(path, allow_unsealed=True)
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = [n for n in npz.files if n != "header"]
@@ -415,6 +418,8 @@ def read_arrays(
     actual = content_hash(arrays, {k: v for k, v in header.items() if k != "content_sha256"})
     if actual != expected:
         raise FileFormatError(f"{path} is corrupted: content checksum mismatch")
+    if not sealed:
+        warn_unsealed(path)
     return header, arrays
 
 

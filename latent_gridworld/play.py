@@ -32,6 +32,7 @@ import numpy as np
 from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core.constants import OBJECT_BASE, SPLITS, Action, object_letter
 from latent_gridworld.episode import Episode
+from latent_gridworld.fileio import seal, verify, warn_unsealed
 
 ENV_IDS = {"ascii": "LatentGridworld/ASCII-v0", "pixel": "LatentGridworld/Pixel-v0"}
 RECORDING_FORMAT = "latent-gridworld-play/1"
@@ -214,11 +215,19 @@ def save_recording(
     }
     tmp = Path(f"{os.fspath(path)}.tmp.npz")
     np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
+    seal(tmp)  # whole-file sha256, checked by load_recording
     tmp.replace(path)  # atomic: a crash mid-write never leaves half a file
 
 
 def load_recording(path: str | os.PathLike[str]) -> Recording:
-    """Read a file written by ``latent-gridworld play --record`` (no pickle involved)."""
+    """Read a file written by ``latent-gridworld play --record`` (no pickle involved).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is corrupted or truncated (its whole-file checksum does not
+            match), or is not a play recording.
+    """
+    sealed = verify(path, allow_unsealed=True)  # a recording from before checksums: warned
     with np.load(path, allow_pickle=False) as data:
         fmt = str(data["format"]) if "format" in data.files else None
         if fmt != RECORDING_FORMAT:
@@ -226,6 +235,8 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
                 f"{path} is not a play recording (format {fmt!r}, want {RECORDING_FORMAT!r})"
             )
         d = {k: data[k] for k in data.files}
+    if not sealed:
+        warn_unsealed(path)
     so, ao = d["step_offsets"], d["action_offsets"]
     episodes = [
         Episode(
