@@ -19,12 +19,14 @@ from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 from agents.memory import EpisodicMemory  # noqa: E402
 from agents.rl import EnvSpec, RetrievalObservation, evaluate, expert_memory, make_env  # noqa: E402
+from agents.rl.evaluate import load_run  # noqa: E402
 from agents.rl.extractor import RetrievalExtractor, policy_kwargs  # noqa: E402
 from agents.rl.train import TrainConfig, parse_args, train  # noqa: E402
 from agents.rl.wrapper import END_ACTION, MEMORY_KEYS  # noqa: E402
 from latent_gridworld.core.constants import OBJECT_BASE  # noqa: E402
 from latent_gridworld.encoders.pixels import codes_to_image  # noqa: E402
 from latent_gridworld.expert import expert_action  # noqa: E402
+from latent_gridworld.fileio import MAGIC, TRAILER_LEN, FileFormatError  # noqa: E402
 
 WORLD = {"size": 9, "n_mazes": 8, "max_steps": 40}
 
@@ -326,3 +328,14 @@ def test_train_writes_checkpoint_curves_and_results(tmp_path: Path) -> None:
     timing = results["timing"]
     assert timing["steps"] == 64 and 0 < timing["env_share"] < 1
     assert 0 < timing["retrieval_share"] < 1
+    # the final checkpoint carries a whole-file checksum: one flipped byte is refused by name
+    data = (out / "model.zip").read_bytes()
+    assert data[-TRAILER_LEN:].startswith(MAGIC)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_run(out)
+    damaged = bytearray(data)
+    damaged[len(data) // 2] ^= 0xFF
+    (out / "model.zip").write_bytes(bytes(damaged))
+    with pytest.raises(FileFormatError, match=r"model\.zip is corrupted"):
+        load_run(out)
