@@ -41,6 +41,7 @@ from latent_gridworld.core.constants import ACTION_DELTAS, SPLITS
 from latent_gridworld.core.maze import distance_map
 from latent_gridworld.episode import Episode
 from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
+from latent_gridworld.integrity import FileFormatError, seal, verify, warn_unsealed
 
 DATASET_FORMAT = "latent-gridworld-dataset"
 DATASET_VERSION = 1
@@ -60,8 +61,7 @@ _EPISODE_COLUMNS = {
 _HAS_PLACEMENT = "placement" in {f.name for f in fields(Episode)}
 
 
-class FileFormatError(ValueError):
-    """A dataset or memory file is truncated, corrupted, of another format or version."""
+# FileFormatError: a dataset or memory file is truncated, corrupted, of another format or version
 
 
 # ------------------------------------------------------------------------------------------
@@ -342,7 +342,8 @@ def write_arrays(
     The header gains ``content_sha256`` (over the header and arrays) and ``arrays`` (names,
     dtypes, shapes). Zip timestamps are fixed, so equal content gives byte-identical files. The
     file is written next to ``path`` and renamed into place (:func:`atomic_write_path`), so a
-    crash never leaves half a file and an interrupted write leaves no temporary file.
+    crash never leaves half a file and an interrupted write leaves no temporary file; it is
+    sealed with a whole-file checksum (:func:`latent_gridworld.integrity.seal`).
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is false (``hint`` says how to ask).
@@ -362,6 +363,7 @@ def write_arrays(
                     np.lib.format.write_array(
                         f, np.ascontiguousarray(array), version=(2, 0), allow_pickle=False
                     )
+        seal(tmp)  # whole-file sha256: catches flips in the zip's bookkeeping too
     return str(full["content_sha256"])
 
 
@@ -376,8 +378,9 @@ def read_arrays(
             version not in ``versions``.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {path}")
+    # FileNotFoundError, or FileFormatError naming the file as corrupted; files from before
+    # checksums load with a warning once their format is known (their arrays' hash still holds)
+    sealed = verify(path, allow_unsealed=True)
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = [n for n in npz.files if n != "header"]
@@ -419,6 +422,8 @@ def read_arrays(
     actual = content_hash(arrays, {k: v for k, v in header.items() if k != "content_sha256"})
     if actual != expected:
         raise FileFormatError(f"{path} is corrupted: content checksum mismatch")
+    if not sealed:
+        warn_unsealed(path)
     return header, arrays
 
 

@@ -41,6 +41,7 @@ from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core.constants import OBJECT_BASE, SPLITS, Action, object_letter
 from latent_gridworld.episode import Episode
 from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
+from latent_gridworld.integrity import seal, verify, warn_unsealed
 
 ENV_IDS = {"ascii": "LatentGridworld/ASCII-v0", "pixel": "LatentGridworld/Pixel-v0"}
 RECORDING_FORMAT = "latent-gridworld-play/1"
@@ -315,6 +316,7 @@ def save_recording(
     with atomic_write_path(path, overwrite=overwrite, hint=hint) as tmp:
         with open(tmp, "wb") as f:  # a file object: numpy would append .npz to a bare name
             np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+        seal(tmp)  # whole-file sha256, checked by load_recording
 
 
 def fallback_recording_path(path: str | os.PathLike[str] | None = None) -> Path:
@@ -329,7 +331,14 @@ def fallback_recording_path(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_recording(path: str | os.PathLike[str]) -> Recording:
-    """Read a file written by ``latent-gridworld play --record`` (no pickle involved)."""
+    """Read a file written by ``latent-gridworld play --record`` (no pickle involved).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is corrupted or truncated (its whole-file checksum does not
+            match), or is not a play recording.
+    """
+    sealed = verify(path, allow_unsealed=True)  # a recording from before checksums: warned
     with np.load(path, allow_pickle=False) as data:
         fmt = str(data["format"]) if "format" in data.files else None
         if fmt != RECORDING_FORMAT:
@@ -337,6 +346,8 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
                 f"{path} is not a play recording (format {fmt!r}, want {RECORDING_FORMAT!r})"
             )
         d = {k: data[k] for k in data.files}
+    if not sealed:
+        warn_unsealed(path)
     so, ao = d["step_offsets"], d["action_offsets"]
     episodes = [
         Episode(

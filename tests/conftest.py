@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import metadata
 
 # Before anything can import pygame: no window, no sound card (CI machines have neither).
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -16,6 +17,18 @@ from latent_gridworld.testing import registered_env_ids  # noqa: E402
 
 ENV_IDS = registered_env_ids()
 assert ENV_IDS, "no latent_gridworld env is registered"
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Say which Gymnasium (and Ray) this run tests on: `make test` runs two environments."""
+    return f"gymnasium {_version('gymnasium')}, ray {_version('ray')}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -19,12 +19,14 @@ from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 from agents.memory import EpisodicMemory  # noqa: E402
 from agents.rl import EnvSpec, RetrievalObservation, evaluate, expert_memory, make_env  # noqa: E402
+from agents.rl.evaluate import load_run  # noqa: E402
 from agents.rl.extractor import RetrievalExtractor, policy_kwargs  # noqa: E402
 from agents.rl.train import TrainConfig, parse_args, train  # noqa: E402
 from agents.rl.wrapper import END_ACTION, MEMORY_KEYS  # noqa: E402
 from latent_gridworld.core.constants import OBJECT_BASE  # noqa: E402
 from latent_gridworld.encoders.pixels import codes_to_image  # noqa: E402
 from latent_gridworld.expert import expert_action  # noqa: E402
+from latent_gridworld.integrity import MAGIC, TRAILER_LEN, FileFormatError  # noqa: E402
 
 WORLD = {"size": 9, "n_mazes": 8, "max_steps": 40}
 
@@ -58,6 +60,31 @@ def test_observation_space_is_identical_for_every_mode(memory: EpisodicMemory) -
     assert space["mem_views"].shape == (3 * 8 * 25,)
     assert space["mem_mask"].shape == (24,)
     assert all(space[key].dtype == np.uint8 for key in MEMORY_KEYS)
+
+
+@pytest.mark.parametrize("mode", ["oracle", "none"])
+def test_observations_of_successive_calls_share_no_memory(
+    memory: EpisodicMemory, mode: str
+) -> None:
+    """A kept observation never changes when the env steps or resets again (replay buffers)."""
+    env = wrapped(memory, mode)
+    history: list[dict[str, np.ndarray]] = []
+    obs, _ = env.reset(seed=5)
+    for step in range(30):
+        for key in MEMORY_KEYS:
+            for earlier in history:
+                assert not np.shares_memory(obs[key], earlier[key]), (key, step)
+        snapshot = {key: obs[key].copy() for key in MEMORY_KEYS}
+        history.append(obs)
+        # scribble over what we were given; the next observation must not notice
+        for key in MEMORY_KEYS:
+            obs[key][...] = 0
+        obs, _, terminated, truncated, _ = env.step(step % 4)
+        if terminated or truncated:
+            obs, _ = env.reset()
+        elif mode == "oracle":
+            # the same retrieval until the next query: equal values, separate memory
+            assert all(np.array_equal(obs[key], snapshot[key]) for key in MEMORY_KEYS)
 
 
 @pytest.mark.filterwarnings("ignore:.*different from the unwrapped version")
@@ -301,3 +328,14 @@ def test_train_writes_checkpoint_curves_and_results(tmp_path: Path) -> None:
     timing = results["timing"]
     assert timing["steps"] == 64 and 0 < timing["env_share"] < 1
     assert 0 < timing["retrieval_share"] < 1
+    # the final checkpoint carries a whole-file checksum: one flipped byte is refused by name
+    data = (out / "model.zip").read_bytes()
+    assert data[-TRAILER_LEN:].startswith(MAGIC)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_run(out)
+    damaged = bytearray(data)
+    damaged[len(data) // 2] ^= 0xFF
+    (out / "model.zip").write_bytes(bytes(damaged))
+    with pytest.raises(FileFormatError, match=r"model\.zip is corrupted"):
+        load_run(out)

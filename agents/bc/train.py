@@ -38,6 +38,7 @@ from agents.bc.context import (
 from agents.bc.data import Sample, SampleStream, StreamConfig
 from agents.bc.model import BCTransformer, ModelConfig
 from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.integrity import FileFormatError, seal, verify, warn_unsealed
 
 AGENTS = ("baseline", "retrieval")
 RETRIEVAL_MODES = ("oracle", "knn")
@@ -506,6 +507,7 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(payload, tmp)
+    seal(tmp)  # whole-file sha256: a flipped byte in the weights must not load silently
     tmp.replace(path)
 
 
@@ -514,12 +516,18 @@ def load_checkpoint(
 ) -> tuple[BCTransformer, TrainConfig, dict[str, Any]]:
     """Read a checkpoint, checking its format, version and (with ``expect``) its config.
 
-    Raises ValueError for a file of another format or version, or one trained with another
-    world, agent, architecture or retrieval setting than ``expect``.
+    Raises ValueError for a corrupted or truncated file (its whole-file checksum does not
+    match), a file of another format or version, or one trained with another world, agent,
+    architecture or retrieval setting than ``expect``.
 
     Returns:
         ``(model in eval mode, its TrainConfig, extra info: step and training stats)``.
     """
+    try:
+        # a checkpoint from before checksums loads, with a warning, once its format is known
+        sealed = verify(path, allow_unsealed=True)
+    except FileFormatError as err:
+        raise FileFormatError(f"{path} is not a readable checkpoint: {err}") from err
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
@@ -535,6 +543,8 @@ def load_checkpoint(
             f"{path} has checkpoint version {payload.get('version')}; this package reads "
             f"version {CHECKPOINT_VERSION}"
         )
+    if not sealed:
+        warn_unsealed(path)
     config = TrainConfig(**json.loads(payload["train_config"]))
     if expect is not None:
         # the baseline never builds a memory: how one would be queried does not change it

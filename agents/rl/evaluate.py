@@ -25,6 +25,7 @@ from agents.memory import EpisodicMemory
 from agents.rl.wrapper import RetrievalObservation
 from latent_gridworld.episode import record_episode
 from latent_gridworld.expert import expert_action
+from latent_gridworld.integrity import verify, warn_unsealed
 
 EVAL_SPLITS: tuple[str, ...] = ("train", "explicit", "latent", "new_maze")
 
@@ -105,6 +106,7 @@ def load_run(path: str | Path, device: str = "cpu") -> tuple[Any, EnvSpec, Episo
 
     Raises:
         FileNotFoundError: ``path`` holds no ``model.zip`` or ``config.json``.
+        FileFormatError: ``model.zip`` is corrupted (its whole-file checksum does not match).
     """
     from stable_baselines3 import PPO
 
@@ -118,6 +120,8 @@ def load_run(path: str | Path, device: str = "cpu") -> tuple[Any, EnvSpec, Episo
             "python -m agents.rl.train"
         )
     config = TrainConfig(**json.loads((run / "config.json").read_text()))
+    if not verify(run / "model.zip", allow_unsealed=True):
+        warn_unsealed(run / "model.zip")  # a run saved before checksums
     model = PPO.load(run / "model.zip", device=device)
     memory = None
     if config.retrieval != "none" and (run / "memory.npz").exists():

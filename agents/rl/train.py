@@ -36,6 +36,7 @@ import numpy as np
 from agents.memory import EpisodicMemory
 from agents.rl.evaluate import EVAL_SPLITS, EnvSpec, evaluate, expert_memory, make_env
 from agents.rl.wrapper import MODES
+from latent_gridworld.integrity import seal
 
 MEMORY_FILLS: tuple[str, ...] = ("prefill", "online", "both")
 
@@ -263,6 +264,7 @@ def train(config: TrainConfig) -> dict[str, Any]:  # noqa: C901 - one readable t
     )
     wall = time.perf_counter() - t0
     model.save(out / "model")
+    seal(out / "model.zip")  # whole-file sha256, checked by load_run
     timing = _timing(dummy, wall, eval_time[0], model.num_timesteps)
     venv.close()
 

@@ -225,7 +225,9 @@ class RetrievalObservation(
         return encode_episodes([], self.k, self.steps_per_episode, self.view_size)
 
     def _augment(self, obs: dict[str, Any]) -> dict[str, Any]:
-        return {**obs, **{key: value.ravel() for key, value in self._memory_obs.items()}}
+        # fresh copies: the retrieved arrays are reused until the next query, and a caller that
+        # keeps or edits one observation (a replay buffer, a frame stack) must not change another
+        return {**obs, **{key: value.flatten() for key, value in self._memory_obs.items()}}
 
     def unflatten(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
         """The ``mem_*`` keys of an observation, shaped ``(k, L, V, V)`` and ``(k, L)``."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import gymnasium as gym
 import numpy as np
@@ -127,7 +127,8 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
         self.tile_size = tile_size
         self.render_mode = render_mode
         self.render_tile_size = render_tile_size
-        self.action_space = spaces.Discrete(N_ACTIONS)
+        # Gymnasium >= 1.3 types Discrete as Space[np.int64]; the env takes any int action
+        self.action_space = cast(spaces.Space[int], spaces.Discrete(N_ACTIONS))
         self.observation_space = self._observation_space()
         self.state: world.EpisodeState | None = None
         self._viewer: Any = None
