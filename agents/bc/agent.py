@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.bc.batch import make_retriever, retrieve, to_tensors
 from agents.bc.context import (
     TOKENIZER,
     build_context,
@@ -21,7 +22,7 @@ from agents.bc.context import (
     step_rows,
 )
 from agents.bc.model import BCTransformer
-from agents.bc.train import TrainConfig, make_retriever, retrieve, to_tensors
+from agents.bc.train import TrainConfig
 from latent_gridworld.encoders.ascii import ascii_to_codes
 from latent_gridworld.episode import Episode
 
