@@ -599,7 +599,8 @@ def _expert_walk(
     goal = maze.object_index(task.goal)
     goal_cell = (int(maze.object_cells[goal, 0]), int(maze.object_cells[goal, 1]))
     r, c = int(task.start[0]), int(task.start[1])
-    rows, cols, actions = [r], [c], []
+    rows, cols = [r], [c]
+    actions: list[int] = []
     deltas = [(int(dr), int(dc)) for dr, dc in ACTION_DELTAS]
     limit = config.episode_limit
     while (r, c) != goal_cell and len(actions) < limit:

@@ -283,7 +283,7 @@ class BCTransformer(nn.Module):
         Computes what ``nn.TransformerEncoder`` (norm_first, GELU, no dropout) computes with a
         causal mask, with its own weights, without the padding rows.
         """
-        layers = list(encoder.layers)  # type: ignore[union-attr]
+        layers = list(encoder.layers)  # type: ignore[arg-type]
         for i, layer in enumerate(layers):
             x = self._layer(layer, x, layout, last=i == len(layers) - 1)
         return x
@@ -300,9 +300,11 @@ class BCTransformer(nn.Module):
         h = F.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
         qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)
         parts = []
-        for start, stop, samples, length, local in layout.buckets:
+        sizes = [len(local) for _, _, _, _, local in layout.buckets]
+        chunks = qkv.split(sizes) if len(sizes) > 1 else (qkv,)  # split: its backward is a cat
+        for chunk, (_, _, samples, length, local) in zip(chunks, layout.buckets, strict=True):
             # this bucket's samples, right-padded to its own longest (causal: padding is unseen)
-            block = qkv.new_zeros(samples * length, 3 * d).index_copy(0, local, qkv[start:stop])
+            block = qkv.new_zeros(samples * length, 3 * d).index_copy(0, local, chunk)
             q, k, v = block.view(samples, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
             out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
             parts.append(out.transpose(1, 2).reshape(samples * length, d).index_select(0, local))
