@@ -140,7 +140,8 @@ class ArrayOracle:
         self.shuffle = bool(retriever.shuffle)
         self.other_goal = retriever.relevant_goal == "other"
         self._groups: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
-        self._keys: np.ndarray | None = None
+        self._others: dict[tuple[int, int], np.ndarray] = {}
+        self._size = len(self.memory)
 
     def draw(
         self,
@@ -179,19 +180,18 @@ class ArrayOracle:
         relevant, same = self._group(maze, placement, goal)
         relevant = relevant[relevant != exclude]
         same = same[same != exclude]
-        keys = self._maze_keys()
-        key = self._key(maze, placement)
+        other_maze = self._other_mask(maze, placement)
 
         def other(n: int) -> np.ndarray:
             if n == 0:
                 return np.zeros(0, dtype=np.int64)
             for _ in range(4):  # uniform draws, first n distinct ones of other mazes
-                cand = rng.integers(len(keys), size=8 * n + 16)
-                cand = cand[keys[cand] != key]
+                cand = rng.integers(len(other_maze), size=8 * n + 16)
+                cand = cand[other_maze[cand]]
                 _, first = np.unique(cand, return_index=True)
                 if len(first) >= n:
                     return cand[np.sort(first)[:n]]
-            cand = np.flatnonzero(keys != key)
+            cand = np.flatnonzero(other_maze)
             return rng.choice(cand, size=min(n, len(cand)), replace=False)
 
         return self.draw(rng, k, relevant, same, other)
@@ -212,17 +212,23 @@ class ArrayOracle:
 
         return self.draw(rng, k, mine if saw[j] else none, none if saw[j] else mine, other)
 
-    def _key(self, maze: int, placement: int) -> int:
-        return int(maze) * (1 << 24) + int(placement)
-
-    def _maze_keys(self) -> np.ndarray:
-        if self._keys is None or len(self._keys) != len(self.memory):
-            self._keys = self.memory.maze_ids * (1 << 24) + self.memory.placements
+    def _other_mask(self, maze: int, placement: int) -> np.ndarray:
+        """``(N,)`` True for memory episodes of another maze or placement (cached per key)."""
+        if self._size != len(self.memory):
+            self._size = len(self.memory)
             self._groups.clear()
-        return self._keys
+            self._others.clear()
+        key = (int(maze), int(placement))
+        mask = self._others.get(key)
+        if mask is None:
+            mask = (self.memory.maze_ids != maze) | (self.memory.placements != placement)
+            if len(self._others) > 256:
+                self._others.clear()
+            self._others[key] = mask
+        return mask
 
     def _group(self, maze: int, placement: int, goal: int) -> tuple[np.ndarray, np.ndarray]:
-        self._maze_keys()
+        self._other_mask(maze, placement)  # drops stale groups when the memory grew
         key = (int(maze), int(placement), int(goal))
         hit = self._groups.get(key)
         if hit is None:
