@@ -561,6 +561,8 @@ def expert_episode(
     state = world.start_episode(config, task)
     maze = state.maze
     table = expert_table(maze)
+    if noise == 0.0 and not task.icl:
+        return _expert_walk(config, task, maze, table[maze.object_index(task.goal)])
     goal = state.goal
     policy = table[maze.object_index(goal)]
     rows, cols, goals, actions = [state.position[0]], [state.position[1]], [state.goal], []
@@ -590,6 +592,46 @@ def expert_episode(
         actions=np.asarray(actions, dtype=np.uint8),
         success=bool(state.terminated),
         optimal_steps=int(state.optimal_steps),
+        **extra,
+    )
+
+
+def _expert_walk(
+    config: WorldConfig, task: world.Task, maze: world.Maze, policy: list[list[int]]
+) -> Episode:
+    """:func:`expert_episode` without ICL or noise: a walk down the move table, no env steps.
+
+    The same episode :func:`~latent_gridworld.core.world.step` would make (reaching the goal
+    terminates, ``episode_limit`` truncates); ~10x faster, which matters for the training
+    stream (16 expert episodes per step).
+    """
+    goal = maze.object_index(task.goal)
+    goal_cell = (int(maze.object_cells[goal, 0]), int(maze.object_cells[goal, 1]))
+    r, c = int(task.start[0]), int(task.start[1])
+    rows, cols = [r], [c]
+    actions: list[int] = []
+    deltas = [(int(dr), int(dc)) for dr, dc in ACTION_DELTAS]
+    limit = config.episode_limit
+    while (r, c) != goal_cell and len(actions) < limit:
+        action = policy[r][c]
+        dr, dc = deltas[action]
+        r, c = r + dr, c + dc
+        rows.append(r)
+        cols.append(c)
+        actions.append(action)
+    row_arr, col_arr = np.asarray(rows), np.asarray(cols)
+    extra = {"placement": int(task.placement)} if _HAS_PLACEMENT else {}
+    return Episode(
+        maze=task.maze,
+        start=task.start,
+        split=config.split,
+        views=maze.views[row_arr, col_arr],
+        goals=np.full(len(rows), task.goal, dtype=np.int8),
+        positions=np.stack([row_arr, col_arr], axis=1).astype(np.int16),
+        visible=maze.visible[row_arr, col_arr],
+        actions=np.asarray(actions, dtype=np.uint8),
+        success=(r, c) == goal_cell,
+        optimal_steps=int(maze.distances[goal, task.start[0], task.start[1]]),
         **extra,
     )
 

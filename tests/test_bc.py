@@ -590,3 +590,121 @@ def test_told_agent_acts_on_the_true_cell_not_on_its_goal_head(tmp_path):
     plain = tiny_config(tmp_path, "baseline", aux_goal_weight=1.0)
     with pytest.raises(ValueError, match="told_goal needs a policy with a target input"):
         BCAgent(BCTransformer(plain.model_config()), plain, None, told_goal=True)
+
+
+# -------------------------------------------------------------------------- the fast path
+
+
+def test_baseline_batches_are_the_rows_of_the_first_version(tmp_path):
+    """Cached token rows and the batch collation give exactly what per-sample encoding gave."""
+    from agents.bc.context import collate
+
+    config = tiny_config(
+        tmp_path, aux_goal_weight=1.0, stream={**tiny_config(tmp_path).stream, "noise_share": 0.5}
+    )
+    world = config.world_config()
+    pool = generate_dataset(episodes=60, seed=2, icl_share=0.5, **TINY_WORLD)
+    stream = SampleStream(world, pool, StreamConfig(**config.stream), 4)
+    maker = ContextMaker(config, None)
+    from latent_gridworld.core.world import build_maze
+
+    for _ in range(3):  # later batches read the caches
+        samples = stream.batch(16)
+        batch = maker.contexts(samples)
+        contexts = []
+        for s in samples:
+            maze = build_maze(world, *s.maze_key)
+            cell_of = {int(t): c for t, c in zip(maze.object_types, maze.object_cells)}
+            cells = np.array([cell_of[int(g)] for g in s.episode.goals[: len(s.episode)]])
+            rows = current_rows(config.step_format(), s.episode, min(s.episode.maze, 4))
+            contexts.append(build_context(config.step_format(), rows, s.targets, [], 64, cells))
+        expected = collate(contexts, TOKENIZER.pad)
+        assert set(batch) == set(expected)
+        for key, value in expected.items():
+            assert np.array_equal(batch[key], value), key
+
+
+def test_retrieved_rows_are_trimmed_rows_of_memory_episodes(tmp_path):
+    from agents.memory.retrieval import trim_steps
+
+    config = tiny_config(tmp_path, "retrieval", memory_trim="goal", memory_steps=4)
+    world = config.world_config()
+    pool = generate_dataset(episodes=80, seed=0, **TINY_WORLD)
+    memory = EpisodicMemory(n_object_types=4)
+    memory.extend(pool)
+    samples = SampleStream(world, pool, StreamConfig(**config.stream), 1).batch(16)
+    batch = ContextMaker(config, memory).contexts(samples)
+    fmt = config.step_format()
+    for i, s in enumerate(samples):
+        # every memory segment is some episode's trimmed rows; a stream sample's come from the
+        # batch's relevant episodes (shown as a new maze), a pool sample's never from itself
+        candidates = [e for t in samples if not t.pool for e in [t.relevant]]
+        if s.pool:
+            candidates = [memory[j] for j in range(len(memory)) if j != s.pool_index]
+        for seg in range(1, config.k + 1):
+            rows = batch["rows"][i][batch["segment"][i] == seg]
+            if not len(rows):
+                continue
+            options = [
+                memory_rows(fmt, e, trim_steps(e.visible, 4, "goal", s.goal), 4) for e in candidates
+            ]
+            assert any(o.shape == rows.shape and np.array_equal(o, rows) for o in options)
+
+
+def test_packed_model_computes_what_the_padded_encoder_computes(tmp_path):
+    """The fast path is the same function as nn.TransformerEncoder over the padded batch."""
+    config = tiny_config(tmp_path, "retrieval", aux_goal_weight=1.0, goal_conditioned=True)
+    torch.manual_seed(0)
+    model = BCTransformer(config.model_config())
+    pool = generate_dataset(episodes=60, seed=0, **TINY_WORLD)
+    memory = EpisodicMemory(n_object_types=4)
+    memory.extend(pool)
+    samples = SampleStream(config.world_config(), pool, StreamConfig(**config.stream), 2).batch(16)
+    b = {k: torch.as_tensor(v) for k, v in ContextMaker(config, memory).contexts(samples).items()}
+    rows, segment, time = b["rows"], b["segment"], b["time"]
+    n = rows.shape[1]
+    # the first version's forward, written out: every row, padded, causal mask
+    x = model.step_mlp((model.token(rows) + model.slot).reshape(16, n, -1))
+    x = x + model.time(time) + model.segment(segment)
+    causal = torch.triu(torch.full((n, n), float("-inf")), diagonal=1)
+    hidden = model.transformer(x, mask=causal, is_causal=True)
+    cells = b["goal_cells"]
+    expected = model.head(hidden + model.target_embed(model._target(hidden, cells, 1.0)))
+    real = ~b["pad"]
+    got = model(rows, segment, time, b["pad"], cells, 1.0)
+    assert torch.allclose(got[real], expected[real], atol=1e-5)
+    assert torch.allclose(model.last_hidden[real], hidden[real], atol=1e-5)
+    current = real & (segment == 0)
+    logits, _ = model.packed(rows, segment, time, b["pad"], current, cells, 1.0)
+    assert torch.allclose(logits, expected[current], atol=1e-5)
+
+
+def test_array_oracle_draws_what_the_oracle_retriever_draws():
+    """Same rules, same rates: relevant first, hard distractors at the retriever's rate."""
+    from agents.bc.batch import ArrayOracle
+    from agents.memory import RetrievalQuery, make_retriever
+
+    pool = generate_dataset(episodes=300, seed=0, **TINY_WORLD)
+    memory = EpisodicMemory(n_object_types=4)
+    memory.extend(pool)
+    retriever = make_retriever("oracle", memory, n_relevant=1, n_distractors=2)
+    oracle = ArrayOracle(retriever)
+    ep = pool[0]
+    maze, goal = int(ep.maze), int(ep.goals[-1])
+    relevant = set(memory.relevant_ids(maze, goal).tolist()) - {0}
+    same = set(memory.same_maze_without(maze, goal).tolist())
+    rng_a, rng_b = np.random.default_rng(0), np.random.default_rng(1)
+    query = RetrievalQuery(maze=maze, goal=goal, exclude=(0,))
+    stats = {"array": [], "retriever": []}
+    for _ in range(600):
+        for name, ids in (
+            ("array", oracle.pool_ids(rng_a, 3, maze, 0, goal, 0)),
+            ("retriever", retriever.retrieve_ids(query, k=3, rng=rng_b)),
+        ):
+            ids = ids.tolist()
+            assert len(ids) == len(set(ids)) == 3 and 0 not in ids
+            assert len(relevant & set(ids)) == 1
+            stats[name].append(len(same & set(ids)))
+    # one hard (same-maze) distractor of two on average, at p = 0.5 each
+    assert abs(np.mean(stats["array"]) - np.mean(stats["retriever"])) < 0.1
+    assert abs(np.mean(stats["array"]) - 1.0) < 0.1

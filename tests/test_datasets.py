@@ -431,3 +431,31 @@ def test_temporaries_of_killed_writers_are_removed_by_the_next_save(tmp_path):
     other.write_bytes(b"\0")
     save_dataset(generate_dataset(episodes=2, seed=0), tmp_path / "d.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["d.npz", alive.name, other.name])
+
+
+def test_expert_walk_is_the_episode_the_world_steps_to():
+    """The table walk of expert_episode (no ICL, no noise) equals stepping world.step."""
+    from latent_gridworld.core import world
+    from latent_gridworld.core.config import WorldConfig
+    from latent_gridworld.datasets import expert_episode
+    from latent_gridworld.expert import expert_action_for_state
+
+    for kwargs in ({"size": 13}, {"size": 9, "view_size": 3}):
+        config = WorldConfig(**kwargs)
+        rng = np.random.default_rng(0)
+        for split in ("train", "explicit", "new_maze"):
+            for _ in range(20):
+                task = world.sample_task(config, rng, split)
+                episode = expert_episode(config, task, rng)
+                state = world.start_episode(config, task)
+                cells = [state.position]
+                actions = []
+                while not state.done:
+                    actions.append(expert_action_for_state(state))
+                    world.step(config, state, actions[-1], rng)
+                    cells.append(state.position)
+                assert episode.actions.tolist() == actions
+                assert episode.positions.tolist() == [list(c) for c in cells]
+                assert episode.success == state.terminated
+                assert episode.optimal_steps == state.optimal_steps
+                assert (episode.goals == task.goal).all()

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.bc.batch import make_retriever, retrieve, to_tensors
 from agents.bc.context import (
     TOKENIZER,
     build_context,
@@ -21,7 +22,7 @@ from agents.bc.context import (
     step_rows,
 )
 from agents.bc.model import BCTransformer
-from agents.bc.train import TrainConfig, make_retriever, retrieve, to_tensors
+from agents.bc.train import TrainConfig
 from latent_gridworld.core.constants import SPLITS
 from latent_gridworld.encoders.ascii import ascii_to_codes
 from latent_gridworld.episode import Episode
@@ -161,19 +162,22 @@ class BCAgent:
                 )
             )
         batch = to_tensors(collate(contexts, TOKENIZER.pad))
-        logits = self.model(
+        # only each context's last row acts: the model computes its last layer there alone
+        last = torch.as_tensor([len(c.segment) - 1 for c in contexts])
+        need = torch.zeros_like(batch["pad"])
+        need[torch.arange(len(contexts)), last] = True
+        logits, hidden = self.model.packed(
             batch["rows"],
             batch["segment"],
             batch["time"],
             batch["pad"],
+            need,
             told_cells=batch.get("told_cells"),
         )
-        last = torch.as_tensor([len(c.segment) - 1 for c in contexts])
-        actions = logits[torch.arange(len(contexts)), last].argmax(-1).numpy()
+        actions = logits.argmax(-1).numpy()
         if self.model.goal_head is not None and any(self.first_beliefs[i] is None for i in slots):
-            rows, cols = self.model.goal_logits(self.model.last_hidden)
-            at = torch.arange(len(contexts))
-            belief = zip(rows[at, last].argmax(-1).tolist(), cols[at, last].argmax(-1).tolist())
+            rows, cols = self.model.goal_logits(hidden)
+            belief = zip(rows.argmax(-1).tolist(), cols.argmax(-1).tolist())
             for slot, cell in zip(slots, belief, strict=True):
                 if self.first_beliefs[slot] is None:
                     self.first_beliefs[slot] = cell

@@ -67,7 +67,7 @@ def step_rows(
     goals: np.ndarray,
     action_slot: np.ndarray,
     positions: np.ndarray | None = None,
-    maze: int | None = None,
+    maze: int | np.ndarray | None = None,
 ) -> np.ndarray:
     """Token rows of ``T`` steps, vectorised.
 
@@ -77,7 +77,7 @@ def step_rows(
         goals: ``(T,)`` goal object types.
         action_slot: ``(T,)`` action per row; ``-1`` writes ``<start>``, ``-2`` writes ``<eos>``.
         positions: ``(T, 2)`` agent (row, col); needed with ``fmt.position_cue``.
-        maze: Maze id; needed with ``fmt.maze_cue``.
+        maze: Maze id (or ``(T,)`` ids); needed with ``fmt.maze_cue``.
 
     Returns:
         ``(T, fmt.length)`` int64 token ids.
@@ -103,7 +103,8 @@ def step_rows(
     if fmt.maze_cue:
         if maze is None:
             raise ValueError("this step format carries a maze cue: pass maze")
-        cols.append(np.full((t, 1), _MAZE0 + min(int(maze), Tokenizer.MAX_MAZE_CUE)))
+        cue = np.minimum(np.asarray(maze, dtype=np.int64), Tokenizer.MAX_MAZE_CUE)
+        cols.append(np.broadcast_to(_MAZE0 + cue, (t,))[:, None])
     if fmt.position_cue:
         if positions is None:
             raise ValueError("this step format carries a position cue: pass positions")

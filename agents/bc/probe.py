@@ -17,9 +17,10 @@ import torch
 from torch.nn import functional as F
 
 from agents.bc.agent import BCAgent
+from agents.bc.batch import ContextMaker, to_tensors
 from agents.bc.data import SampleStream, StreamConfig
 from agents.bc.model import BCTransformer
-from agents.bc.train import ContextMaker, TrainConfig, to_tensors
+from agents.bc.train import TrainConfig
 from latent_gridworld.core.config import WorldConfig
 
 PROBE_SEED = 987_654  # a stream seed no training run uses (runs use small seeds)
@@ -98,8 +99,8 @@ def goal_location_probe(
     retrieval agent that scores higher with the relevant episode than with distractors reads
     it from memory. ``new_maze`` tasks (no memory of the maze exists) give the chance level.
     """
+    from agents.bc.batch import to_tensors
     from agents.bc.data import Sample
-    from agents.bc.train import to_tensors
     from latent_gridworld.core import world as world_core
     from latent_gridworld.datasets import expert_episode
 

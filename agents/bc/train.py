@@ -24,18 +24,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 import latent_gridworld
-from agents.bc.context import (
-    TOKENIZER,
-    StepFormat,
-    build_context,
-    collate,
-    current_rows,
-    retrieved_blocks,
+from agents.bc.batch import (  # noqa: F401  (re-exported: the names' first home)
+    BATCH_MAZE_IDS,
+    ContextMaker,
+    first_step,
+    make_retriever,
+    relabel,
+    retrieve,
+    retrieve_ids,
+    to_tensors,
 )
-from agents.bc.data import Sample, SampleStream, StreamConfig
+from agents.bc.context import TOKENIZER, StepFormat
+from agents.bc.data import SampleStream, StreamConfig
 from agents.bc.model import BCTransformer, ModelConfig
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.integrity import FileFormatError, seal, verify, warn_unsealed
@@ -303,184 +305,6 @@ def check_dataset_matches(data: WorldConfig, world: WorldConfig, name: str) -> N
         raise ValueError(f"dataset {name} does not match the env config: " + "; ".join(diffs))
 
 
-class ContextMaker:
-    """Turns samples into model inputs; with a memory, puts retrieved episodes first.
-
-    The retrieval agent and the baseline differ only in ``pool_memory`` (None for the baseline).
-    """
-
-    def __init__(self, config: TrainConfig, pool_memory: Any | None) -> None:
-        self.config = config
-        self.fmt = config.step_format()
-        self.world = config.world_config()
-        self.pool_memory = pool_memory
-        self.pool_retriever = None if pool_memory is None else make_retriever(config, pool_memory)
-        self.rng = np.random.default_rng([config.seed, 3])
-        # rows of trimmed pool episodes by (memory id, goal): the pool never changes, and
-        # building them was half the data time of a retrieval step
-        self._pool_blocks: dict[tuple[int, int], np.ndarray] = {}
-
-    def contexts(self, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
-        """Collated batch arrays for ``samples``."""
-        retrieved: list[list[np.ndarray]] = [[] for _ in samples]
-        if self.pool_retriever is not None:
-            retrieved = self._retrieve(samples)
-        out = []
-        n_mazes = self.world.n_mazes
-        for s, blocks in zip(samples, retrieved, strict=True):
-            rows = current_rows(self.fmt, s.episode, min(s.episode.maze, n_mazes))
-            cells = self._goal_cells(s) if self.config.aux_goal_weight > 0 else None
-            told = None
-            if s.target_cell is not None:
-                told = np.tile(np.asarray(s.target_cell, dtype=np.int64), (len(rows), 1))
-            ctx = build_context(
-                self.fmt, rows, s.targets, blocks, self.config.max_current, cells, told
-            )
-            out.append(ctx)
-        return collate(out, TOKENIZER.pad)
-
-    def _goal_cells(self, sample: Sample) -> np.ndarray:
-        """``(T, 2)`` cell of the goal shown at each acting step of the sample's episode.
-
-        ``-100`` (no loss) for a "go to this cell" sample: its letter is not in the maze.
-        """
-        from latent_gridworld.core.world import build_maze
-
-        if sample.target_cell is not None:
-            return np.full((len(sample.episode), 2), -100, dtype=np.int64)
-        maze = build_maze(self.world, *sample.maze_key)
-        index_of = np.full(self.world.n_object_types, -1, dtype=np.int64)
-        index_of[maze.object_types] = np.arange(len(maze.object_types))
-        goals = sample.episode.goals[: len(sample.episode)].astype(np.int64)
-        return maze.object_cells[index_of[goals]].astype(np.int64)
-
-    def _blocks(self, episodes: Sequence[Any], goal: int) -> list[np.ndarray]:
-        c = self.config
-        return retrieved_blocks(
-            self.fmt, episodes, goal, c.memory_steps, self.world.n_mazes, c.memory_trim
-        )
-
-    def _pool_block(self, memory_id: int, goal: int) -> np.ndarray:
-        key = (memory_id, goal)
-        block = self._pool_blocks.get(key)
-        if block is None:
-            assert self.pool_memory is not None
-            block = self._blocks([self.pool_memory[memory_id]], goal)[0].astype(np.int16)
-            self._pool_blocks[key] = block
-        return block.astype(np.int64)
-
-    def _retrieve(self, samples: Sequence[Sample]) -> list[list[np.ndarray]]:
-        from agents.memory import EpisodicMemory
-
-        # Stream samples retrieve from a memory of this batch's relevant episodes. A moved pool
-        # maze keeps its pool id, so each (maze, placement) gets its own id in that memory:
-        # two placements of one maze must never count as the same maze.
-        stream = [s for s in samples if not s.pool]
-        ids = {s.maze_key: BATCH_MAZE_IDS + j for j, s in enumerate(stream)}
-        batch_retriever = None
-        if stream:
-            memory = EpisodicMemory(n_object_types=self.world.n_object_types)
-            memory.extend([relabel(s.relevant, ids[s.maze_key]) for s in stream])
-            batch_retriever = make_retriever(self.config, memory)
-        out: list[list[np.ndarray]] = []
-        for s in samples:
-            if s.pool:
-                memory_ids = retrieve_ids(
-                    self.pool_retriever, s.episode, s.goal, self.config.k, self.rng, (s.pool_index,)
-                )
-                out.append([self._pool_block(int(i), s.goal) for i in memory_ids])
-            else:
-                query = relabel(s.episode, ids[s.maze_key])
-                eps = retrieve(batch_retriever, query, s.goal, self.config.k, self.rng)
-                out.append(self._blocks(eps, s.goal))
-        return out
-
-
-BATCH_MAZE_IDS = 1 << 40  # far above any real maze id
-
-
-def relabel(episode: Any, maze: int) -> Any:
-    """``episode`` with another maze id (and placement 0, if episodes carry one)."""
-    changes: dict[str, Any] = {"maze": maze}
-    if hasattr(episode, "placement"):
-        changes["placement"] = 0
-    return dataclasses.replace(episode, **changes)
-
-
-def make_retriever(
-    config: TrainConfig,
-    memory: Any,
-    n_relevant: int | None = None,
-    n_distractors: int | None = None,
-) -> Any:
-    """The retriever of ``config.retrieval`` over ``memory`` (counts default to the config's)."""
-    from agents.memory import make_retriever as make
-
-    options: dict[str, Any] = (
-        {"relevant_goal": config.relevant_goal} if config.retrieval == "oracle" else {}
-    )
-    return make(
-        config.retrieval,
-        memory,
-        n_relevant=config.n_relevant if n_relevant is None else n_relevant,
-        n_distractors=config.n_distractors if n_distractors is None else n_distractors,
-        **options,
-    )
-
-
-def retrieve(
-    retriever: Any,
-    episode: Any,
-    goal: int,
-    k: int,
-    rng: np.random.Generator,
-    exclude: tuple[int, ...] = (),
-) -> list[Any]:
-    """Query ``retriever`` with what is known at the start of ``episode``.
-
-    The query holds the maze (for the oracle), the goal, and the first step only (objects in
-    view and the view itself, for ``knn``): at test time retrieval happens at the start of the
-    episode, so training queries must not see more.
-    """
-    ids = retrieve_ids(retriever, episode, goal, k, rng, exclude)
-    return [] if retriever.memory is None else list(retriever.memory.episodes(ids))
-
-
-def retrieve_ids(
-    retriever: Any,
-    episode: Any,
-    goal: int,
-    k: int,
-    rng: np.random.Generator,
-    exclude: tuple[int, ...] = (),
-) -> np.ndarray:
-    """The memory ids :func:`retrieve` returns the episodes of."""
-    from agents.memory import RetrievalQuery
-
-    query = RetrievalQuery(
-        maze=int(episode.maze),
-        goal=int(goal),
-        seen=np.asarray(episode.visible[0]),
-        history=first_step(episode),
-        placement=int(getattr(episode, "placement", 0)),
-        exclude=tuple(int(i) for i in exclude),
-    )
-    return np.asarray(retriever.retrieve_ids(query, k=k, rng=rng), dtype=np.int64)
-
-
-def first_step(episode: Any) -> Any:
-    """An :class:`Episode` holding only the first observation of ``episode``."""
-    return dataclasses.replace(
-        episode,
-        views=episode.views[:1],
-        goals=episode.goals[:1],
-        positions=episode.positions[:1],
-        visible=episode.visible[:1],
-        actions=episode.actions[:0],
-        success=False,
-    )
-
-
 # ------------------------------------------------------------------------------------------
 # checkpoints
 
@@ -580,11 +404,6 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(1.0, progress))))
 
 
-def to_tensors(batch: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    """Numpy batch arrays to tensors."""
-    return {k: torch.from_numpy(v) for k, v in batch.items()}
-
-
 def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
     """Train one agent; returns the checkpoint path (``<out>/model.pt``).
 
@@ -615,8 +434,10 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
 
     # -- model and optimiser
     model = BCTransformer(config.model_config())
+    # fused: one kernel for all parameters, the same update (the per-parameter loop cost ~3 ms
+    # a step for this ~150k-parameter model)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True
     )
     writer = None
     if config.tensorboard:
@@ -630,6 +451,7 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
     history: list[dict[str, float]] = []
     t_train = time.perf_counter()
     data_seconds = 0.0
+    model_seconds = 0.0  # forward, backward and the optimiser step
     bar = tqdm(
         range(config.steps),
         desc=f"{config.agent} s{config.seed}",
@@ -641,45 +463,24 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
     for step in bar:
         t0 = time.perf_counter()
         batch = to_tensors(maker.contexts(stream.batch(config.batch_size)))
-        data_seconds += time.perf_counter() - t0
+        t1 = time.perf_counter()
+        data_seconds += t1 - t0
 
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, config)
         model.train()
-        logits = model(
-            batch["rows"],
-            batch["segment"],
-            batch["time"],
-            batch["pad"],
-            batch.get("goal_cells"),
-            config.goal_teacher_forcing,
-            batch.get("told_cells"),
-        )
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), batch["targets"].reshape(-1), ignore_index=-100
-        )
-        if config.aux_goal_weight > 0:
-            row_logits, col_logits = model.goal_logits(model.last_hidden)
-            cells = batch["goal_cells"]
-            aux = F.cross_entropy(
-                row_logits.reshape(-1, row_logits.shape[-1]),
-                cells[..., 0].reshape(-1),
-                ignore_index=-100,
-            ) + F.cross_entropy(
-                col_logits.reshape(-1, col_logits.shape[-1]),
-                cells[..., 1].reshape(-1),
-                ignore_index=-100,
-            )
+        loss, aux = model.training_loss(batch, config.goal_teacher_forcing, config.aux_goal_weight)
+        if aux is not None:
             goal_loss_ema = (
                 aux.item() / 2
                 if np.isnan(goal_loss_ema)
                 else (0.98 * goal_loss_ema + 0.01 * aux.item())
             )
-            loss = loss + config.aux_goal_weight * aux / 2
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip, foreach=True)
         optimizer.step()
+        model_seconds += time.perf_counter() - t1
 
         loss_ema = loss.item() if np.isnan(loss_ema) else 0.98 * loss_ema + 0.02 * loss.item()
         if step % 50 == 0:
@@ -714,6 +515,7 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
         "steps": config.steps,
         "train_seconds": train_seconds,
         "data_seconds": data_seconds,
+        "model_seconds": model_seconds,
         "setup_seconds": t_train - t_start,
         "final_loss": loss_ema,
         "final_goal_loss": goal_loss_ema,

@@ -316,12 +316,18 @@ def make_retriever(
 
 
 def trim_steps(
-    visible: np.ndarray, max_steps: int, prefer: str = "visible", goal: int | None = None
+    visible: np.ndarray,
+    max_steps: int,
+    prefer: str = "visible",
+    goal: int | None = None,
+    visible_steps: np.ndarray | None = None,
 ) -> np.ndarray:
     """Sorted step indices (rows of an episode's views) kept by :func:`trim`.
 
     ``prefer="goal"`` (needs ``goal``) keeps the steps in which ``goal`` is in view first
-    (evenly spaced if there are more than ``max_steps``), then fills up as ``"visible"`` does.
+    (evenly spaced if there are more than ``max_steps``), then fills up as ``"visible"`` does;
+    ``visible_steps`` may pass that ``"visible"`` answer in, when the caller has it cached (the
+    training batches trim one episode for many goals).
     """
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
@@ -331,11 +337,17 @@ def trim_steps(
         if goal is None:
             raise ValueError('prefer="goal" needs the goal object type')
         seen = np.flatnonzero(visible[:, goal])
-        if len(seen) > max_steps:
-            seen = seen[np.unique(np.linspace(0, len(seen) - 1, max_steps).round().astype(int))]
-        rest = trim_steps(visible, max_steps, "visible")
-        fill = rest[~np.isin(rest, seen)][: max_steps - len(seen)]
-        return np.union1d(seen, fill).astype(np.int64)
+        if len(seen) >= max_steps:  # nothing left to fill
+            if len(seen) > max_steps:
+                spaced = np.linspace(0, len(seen) - 1, max_steps).round().astype(int)
+                seen = seen[np.unique(spaced)]
+            if len(seen) == max_steps:
+                return seen.astype(np.int64)
+        rest = trim_steps(visible, max_steps, "visible") if visible_steps is None else visible_steps
+        taken = np.zeros(len(visible), dtype=bool)
+        taken[seen] = True
+        fill = rest[~taken[rest]][: max_steps - len(seen)]
+        return np.sort(np.concatenate([seen, fill])).astype(np.int64)  # disjoint: the union
     n = len(visible)
     if n <= max_steps and prefer != "visible":
         return np.arange(n)

@@ -1,0 +1,171 @@
+"""BC training speed: the code before the speed-up (commit 893fd40) against this tree, one run.
+
+Each version trains the same config through its own ``agents.bc.train.train`` in a subprocess
+with one thread (``threads=1``, ``OMP_NUM_THREADS=1``), on one pool dataset generated once and
+loaded by both (setup is not timed), without evaluation or TensorBoard. Reported per step:
+the whole step, the data pipeline (sampling, expert episodes and mazes of the stream,
+retrieval, token rows, collation) and the model (forward, backward, clipping, optimiser; for
+the old code, the step minus its data time). The old tree comes from ``git archive``.
+
+    python benchmarks/bc_training.py                      # both recipes, 300 steps each
+    python benchmarks/bc_training.py --steps 100 --recipes cli --clock wall
+
+Numbers are averages over all steps, the first ones included (the stream buffer fills and the
+new code's per-episode token caches warm up then), so the ratio is if anything conservative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+OLD_COMMIT = "893fd40"
+ROOT = Path(__file__).resolve().parent.parent
+
+# the preset recipe of agents/benchmark.py (RECIPE); "cli" is a bare TrainConfig, as
+# ``python -m agents.bc.train --agent retrieval`` trains
+RECIPES: dict[str, dict[str, Any]] = {
+    "cli": {},
+    "default": {
+        "aux_goal_weight": 1.0,
+        "object_slots": 2,
+        "memory_trim": "goal",
+        "relevant_goal": "other",
+    },
+}
+
+# ``time.perf_counter`` (what both versions' loops time themselves with) is swapped for the
+# process's CPU clock: the seconds this one core spent, whatever else the machine runs (on a
+# shared 2-core machine wall time mostly measures the neighbours)
+WORKER = """
+import json, sys, time
+if sys.argv[2] == "cpu":
+    time.perf_counter = time.process_time
+from agents.bc.train import TrainConfig, train
+config = TrainConfig(**json.loads(sys.argv[1]))
+train(config)
+print("STATS " + open(config.out + "/train_stats.json").read().replace("\\n", " "))
+"""
+
+
+def run_version(tree: Path, config: dict[str, Any], clock: str) -> dict[str, float]:
+    """Train ``config`` with the code in ``tree``; seconds per step (total, data, model)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree),
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER, json.dumps(config), clock],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"training in {tree} failed:\n{done.stderr[-3000:]}")
+    line = next(x for x in done.stdout.splitlines() if x.startswith("STATS "))
+    stats = json.loads(line[len("STATS ") :])
+    steps = stats["steps"]
+    total = stats["train_seconds"] / steps
+    data = stats["data_seconds"] / steps
+    model = stats["model_seconds"] / steps if "model_seconds" in stats else total - data
+    return {"step": total, "data": data, "model": model}
+
+
+def old_tree(where: Path) -> Path:
+    """The repository at :data:`OLD_COMMIT`, unpacked into ``where``."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", OLD_COMMIT], capture_output=True, check=True
+    ).stdout
+    where.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    return where
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the old-vs-new table."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    p.add_argument("--agent", default="retrieval", choices=["baseline", "retrieval"])
+    p.add_argument("--pool-episodes", type=int, default=4000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--world", default="{}", help="JSON merged into the default world")
+    p.add_argument(
+        "--clock",
+        default="cpu",
+        choices=["cpu", "wall"],
+        help="cpu: the process's CPU seconds (default; per core); wall: elapsed seconds",
+    )
+    args = p.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    from agents.bc.train import TrainConfig, load_pool
+    from latent_gridworld.datasets import save_dataset
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        old = old_tree(tmp / "old")
+        base = TrainConfig(seed=args.seed, pool_episodes=args.pool_episodes, progress=False)
+        base.world = {**base.world, **json.loads(args.world)}
+        pool_path = tmp / "pool.npz"
+        save_dataset(load_pool(base), pool_path)  # type: ignore[arg-type]
+        rows = []
+        for recipe in args.recipes:
+            config = {
+                "agent": args.agent,
+                "seed": args.seed,
+                "steps": args.steps,
+                "world": base.world,
+                "dataset": str(pool_path),
+                "eval_tasks": 0,
+                "threads": 1,
+                "progress": False,
+                "tensorboard": False,
+                **RECIPES[recipe],
+            }
+            times = {}
+            for name, tree in (("old", old), ("new", ROOT)):
+                out = tmp / f"{recipe}-{name}"
+                times[name] = run_version(tree, {**config, "out": str(out)}, args.clock)
+                print(f"{recipe} {name}: {times[name]}", file=sys.stderr, flush=True)
+            rows.append((recipe, times))
+
+    world = json.dumps(base.world, sort_keys=True)
+    print(
+        f"BC training speed ({args.clock} seconds), agent {args.agent}, {args.steps} steps, "
+        f"batch 32, 1 thread, world {world}"
+    )
+    print()
+    head = "| recipe | code | steps/s | s/step | data s/step | model s/step | speed-up |"
+    print(head)
+    print("|" + "---|" * 7)
+    for recipe, times in rows:
+        for name in ("old", "new"):
+            t = times[name]
+            ratio = times["old"]["step"] / t["step"]
+            print(
+                f"| {recipe} | {name} | {1 / t['step']:.1f} | {t['step']:.4f} | "
+                f"{t['data']:.4f} | {t['model']:.4f} | {ratio:.1f}x |"
+            )
+    print()
+    for recipe, times in rows:
+        o, n = times["old"], times["new"]
+        print(
+            f"{recipe}: step {o['step'] / n['step']:.1f}x, data {o['data'] / n['data']:.1f}x, "
+            f"model {o['model'] / n['model']:.1f}x"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
