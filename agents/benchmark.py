@@ -516,11 +516,13 @@ def _eval_job(job: EvalJob) -> dict[str, Any]:
         makers[f"ref:{mode}"] = lambda mode=mode: reference_factory(mode)(context)
     for spec in job.third_party:
         makers[third_party_name(spec)] = lambda spec=spec: load_factory(spec)(context)
-    agents = {name: makers[name]() for name in dict.fromkeys(k.agent for k in job.rows)}
     out: dict[str, Any] = {"rows": {}}
     for i, key in enumerate(job.rows):
         writer.update("evaluate", i, len(job.rows), f"{key.agent} on {key.split}")
-        r = evaluate_agent(agents[key.agent], world, key.split, job.n_tasks, seed=1000 + seed)
+        # a fresh agent per row: its random draws then depend on the row alone, not on which
+        # rows ran before it, so a row evaluated alone equals the same row of a full run
+        agent = makers[key.agent]()
+        r = evaluate_agent(agent, world, key.split, job.n_tasks, seed=1000 + seed)
         out["rows"][str(key)] = {
             "success": r.success.tolist(),
             "efficiency": r.efficiency.round(4).tolist(),
@@ -657,8 +659,9 @@ def format_goal_probe(seed: int, probe: dict[str, Any]) -> str:
     )
 
 
-# Bump when what an evaluation row measures changes (the tasks, the references, the outcomes)
-EVAL_CACHE_VERSION = 2
+# Bump when what an evaluation row measures changes (the tasks, the references, the outcomes);
+# 3: a fresh agent per row (before, one agent object ran all splits in turn)
+EVAL_CACHE_VERSION = 3
 
 
 def _digest(obj: Any) -> str:

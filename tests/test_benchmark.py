@@ -292,6 +292,15 @@ def test_adding_an_agent_evaluates_only_its_rows(smoke_run, tmp_path, capsys):
     assert "evaluating 4 of 40 agent x split rows" in capsys.readouterr().out
 
 
+def test_a_row_evaluated_alone_equals_the_same_row_of_a_full_run(smoke_run, tmp_path):
+    out = _copy_run(smoke_run, tmp_path)
+    argv = ["--preset", "smoke", "--jobs", "1", "--out", str(out), "--agent", EXAMPLE]
+    assert main([*argv, "--splits", "latent", "--reevaluate", "--quiet", "--no-plot"]) == 0
+    full = json.loads((out / "results.json").read_text())["per_seed"]["0"]
+    alone = json.loads((out / "results-1.json").read_text())["per_seed"]["0"]
+    assert alone == {k: v for k, v in full.items() if k.endswith("|latent")}
+
+
 @pytest.mark.slow
 def test_jobs_in_worker_processes_report_progress_while_they_run(tmp_path, capsys):
     out = tmp_path / "progress"
