@@ -16,6 +16,7 @@ passing every other line through, so ``agents.bc.train`` needs no progress hook.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -225,8 +226,8 @@ class Monitor:
     no job started yet says so, so the output is never silent for longer than ``every``.
 
     Args:
-        files: Job label -> its status file (removed at the start: a stale file of an earlier
-            run would report a finished job as running).
+        files: Job label -> its status file (removed at the start, where a stale file of an
+            earlier run would report a finished job as running, and at the end).
         say: Prints one line (``print`` with ``flush=True``).
         every: Seconds between reports; ``0`` or less turns the monitor off.
     """
@@ -254,6 +255,11 @@ class Monitor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        for path in self.files.values():  # the jobs are over: their states say nothing more
+            path.unlink(missing_ok=True)
+        for folder in {path.parent for path in self.files.values()}:
+            with contextlib.suppress(OSError):  # still holds another phase's files
+                folder.rmdir()
 
     def lines(self) -> list[str]:
         """The report of this moment: a line per running job, then how many wait or are done."""
