@@ -9,6 +9,10 @@ episode saw the goal, it walks randomly until the goal is in view.
 
     latent-gridworld benchmark --preset demo --agent examples/third_party_agent.py:make_agent
 
+After ``make demo`` this evaluates only this agent's rows (the others are reused from
+``runs/benchmark-demo/eval_s0.json``) and writes ``results-1.{json,txt,png}`` beside the demo's
+results, which it leaves as they are.
+
 It uses ``info["maze"]`` (for the oracle query) and ``info["position"]``: privileged
 information, as the oracle retrieval itself is.
 """

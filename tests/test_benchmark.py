@@ -1,13 +1,31 @@
-"""``latent-gridworld benchmark``: end to end on the smoke preset, checkpoints, bad input."""
+"""``latent-gridworld benchmark``: end to end on the smoke preset, checkpoints, bad input.
+
+Also what a newcomer relies on: the evaluation cache (only new rows are evaluated), results
+that are never overwritten silently, live progress lines, the committed tables matching their
+stored results, and the README's SB3 snippet.
+"""
 
 from __future__ import annotations
 
+import io
 import json
+import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from agents.benchmark import SPLITS, aggregate, format_table, main
+from agents.benchmark import (
+    PRESETS,
+    SPLITS,
+    aggregate,
+    build_parser,
+    check_result_tables,
+    format_table,
+    main,
+    render_results,
+)
 from agents.protocol import load_factory
 from latent_gridworld.cli import main as cli_main
 
@@ -186,3 +204,197 @@ def test_search_reference_heads_for_the_nearest_unvisited_cell_until_it_sees_the
                 assert _steps_to_nearest(walls, here, unvisited) == before - 1
             unvisited.discard(here)
         assert here == tuple(env.unwrapped.state.goal_cell)
+
+
+# ------------------------------------------------------------------------------------------
+# what a newcomer relies on (issue 19)
+
+ROOT = Path(__file__).resolve().parent.parent
+OUTCOME = {
+    "success": [1, 0],
+    "efficiency": [1.0, 0.0],
+    "trivial": [0, 0],
+    "steps": [3, 9],
+    "optimal": [3, 4],
+}
+
+
+def _copy_run(smoke_run, tmp_path: Path) -> Path:
+    """A private copy of the smoke run's folder (its checkpoints, evaluations and results)."""
+    _, out = smoke_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    for extra in copy.glob("results-*"):  # written by the other tests
+        extra.unlink()
+    return copy
+
+
+def test_table_columns_fit_the_longest_agent_name():
+    name = "third_party_agent.py:make_agent"
+    table = aggregate({0: {f"{name}|latent": OUTCOME, "baseline|latent": OUTCOME}})
+    lines = format_table(table, ["latent"]).splitlines()
+    assert lines[0].startswith("agent" + " " * (len(name) - 3) + "split")
+    assert lines[1].startswith(f"{name}  latent  ")
+    assert lines[2].startswith("baseline" + " " * (len(name) + 2 - len("baseline")) + "latent")
+    # short names keep the layout of the committed tables (agent column 24, split column 10)
+    short = format_table(aggregate({0: {"baseline|latent": OUTCOME}}), ["latent"]).splitlines()
+    assert short[1].startswith("baseline" + " " * 16 + "latent" + " " * 4 + "   0.500 ± ")
+
+
+def test_a_run_with_other_rows_never_overwrites_the_results(smoke_run, tmp_path, capsys):
+    out = _copy_run(smoke_run, tmp_path)
+    before = {n: (out / n).read_bytes() for n in ("results.json", "results.txt", "results.png")}
+    argv = ["--preset", "smoke", "--jobs", "1", "--out", str(out), "--agent", EXAMPLE]
+    assert main([*argv, "--splits", "latent"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        f"{out / 'results.json'} holds another run (rows: 0 it lacks, 27 this run lacks): this "
+        f"run writes {out / 'results-1'}.{{json,txt,png}} beside it (--force overwrites "
+        "results.json instead)"
+    ) in printed
+    assert f"wrote {out / 'results-1'}.json, results-1.txt, results-1.png" in printed
+    assert {n: (out / n).read_bytes() for n in before} == before
+    new = json.loads((out / "results-1.json").read_text())
+    assert set(new["table"]) == {f"{a}|latent" for a in AGENTS}
+    # the same run again rewrites its own file instead of starting a third one
+    assert main([*argv, "--splits", "latent"]) == 0
+    assert "holds another run" in capsys.readouterr().out
+    assert not (out / "results-2.json").exists()
+    # --force is the way to overwrite results.json, and it says so
+    assert main([*argv, "--splits", "latent", "--force"]) == 0
+    assert f"--force: overwriting {out / 'results.json'}" in capsys.readouterr().out
+    assert set(json.loads((out / "results.json").read_text())["table"]) == set(new["table"])
+
+
+def test_adding_an_agent_evaluates_only_its_rows(smoke_run, tmp_path, capsys):
+    out = _copy_run(smoke_run, tmp_path)
+    second = tmp_path / "second_agent.py"
+    second.write_text(
+        "from agents.reference import reference_factory\n\n\n"
+        "def make_agent(context):\n"
+        "    return reference_factory('random')(context)\n"
+    )
+    argv = ["--preset", "smoke", "--jobs", "1", "--out", str(out), "--agent", EXAMPLE]
+    argv += ["--agent", f"{second}:make_agent", "--no-plot"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "evaluating 4 of 40 agent x split rows (1 seed(s), 8 tasks each); 36 reused from "
+        f"{out}/eval_s<seed>.json ..."
+    ) in printed
+    old = json.loads((out / "results.json").read_text())["per_seed"]["0"]
+    new = json.loads((out / "results-1.json").read_text())["per_seed"]["0"]
+    assert {k: new[k] for k in old} == old
+    # a real evaluation: the same policy and seed as ref:random, the same outcomes
+    assert new["second_agent.py:make_agent|latent"] == new["ref:random|latent"]
+    # an edited agent file is evaluated again; nothing else is
+    second.write_text(second.read_text() + "# edited\n")
+    assert main(argv) == 0
+    assert "evaluating 4 of 40 agent x split rows" in capsys.readouterr().out
+
+
+def test_a_row_evaluated_alone_equals_the_same_row_of_a_full_run(smoke_run, tmp_path):
+    out = _copy_run(smoke_run, tmp_path)
+    argv = ["--preset", "smoke", "--jobs", "1", "--out", str(out), "--agent", EXAMPLE]
+    assert main([*argv, "--splits", "latent", "--reevaluate", "--quiet", "--no-plot"]) == 0
+    full = json.loads((out / "results.json").read_text())["per_seed"]["0"]
+    alone = json.loads((out / "results-1.json").read_text())["per_seed"]["0"]
+    assert alone == {k: v for k, v in full.items() if k.endswith("|latent")}
+
+
+@pytest.mark.slow
+def test_jobs_in_worker_processes_report_progress_while_they_run(tmp_path, capsys):
+    out = tmp_path / "progress"
+    argv = ["--preset", "smoke", "--jobs", "2", "--out", str(out), "--splits", "latent"]
+    assert main([*argv, "--progress-every", "0.2", "--no-plot"]) == 0
+    printed = capsys.readouterr().out
+    stamp = r"^  \[\d+:\d\d\] "
+    for agent in ("baseline", "retrieval"):  # each in its own spawned process
+        assert re.search(stamp + agent + r" s0: (setup|generate train|train)", printed, re.M)
+    assert re.search(stamp + r"eval s0: (setup|evaluate|memory probe)", printed, re.M)
+    assert "training 2 agent(s) (30 steps each, 2 jobs); preset smoke: about 30 s" in printed
+
+
+def test_a_tqdm_bar_in_a_job_becomes_status_lines(tmp_path):
+    from tqdm import tqdm
+
+    from agents.progress import Monitor, StatusWriter, TqdmToStatus, read_status
+
+    path = tmp_path / "baseline.json"
+    passthrough = io.StringIO()
+    writer = StatusWriter(path, "baseline s0", min_interval=0)
+    stream = TqdmToStatus(writer, passthrough, train_desc="baseline s0")
+    bar = tqdm(range(40), desc="baseline s0", file=stream, mininterval=0)
+    for step in bar:
+        if step == 10:
+            bar.set_postfix(loss="1.234")
+        if step == 20:
+            break
+    stream.write("UserWarning: other output passes through\n")
+    status = read_status(path)
+    assert status is not None
+    assert status.line().startswith("baseline s0: train 20/40 (50%), loss 1.234, ETA ")
+    assert passthrough.getvalue() == "UserWarning: other output passes through\n"
+    monitor = Monitor({"baseline s0": path, "retrieval s0": tmp_path / "none.json"}, print)
+    (line,) = monitor.lines()
+    assert re.fullmatch(
+        r"  \[0:0\d\] baseline s0: train 20/40 \(50%\), loss 1\.234, ETA \d:\d\d  \(1 waiting\)",
+        line,
+    )
+    writer.done()
+    assert monitor.lines()[0].endswith("] 1 waiting, 1 done ...")
+
+
+def test_help_names_the_default_preset_and_how_long_each_takes(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Without --preset it runs the 'default' preset, the full experiment (hours)" in text
+    for name, preset in PRESETS.items():
+        assert f"{name} {len(preset.seeds)} seed" in text
+        assert " ".join(preset.duration.split()) in text
+    assert "demo 1 seed x 2,500 steps x 100 tasks/split: 446 s measured" in text
+
+
+def test_committed_tables_are_what_the_code_makes_of_their_stored_results():
+    status = check_result_tables(ROOT / "docs" / "result_tables")
+    assert status["demo"] == "ok"
+    assert {name: s for name, s in status.items() if s not in ("ok", "no stored results")} == {}
+
+
+def test_check_result_tables_finds_a_table_that_drifted(smoke_run, tmp_path):
+    _, out = smoke_run
+    shutil.copy(out / "results.json", tmp_path / "smoke.json")
+    (tmp_path / "old.txt").write_text("a table whose results.json was not kept\n")
+    assert check_result_tables(tmp_path) == {"smoke": "missing", "old": "no stored results"}
+    assert check_result_tables(tmp_path, write=True)["smoke"] == "written"
+    # results.txt is the same rendering of results.json
+    assert (tmp_path / "smoke.txt").read_text() == (out / "results.txt").read_text()
+    assert render_results(json.loads((out / "results.json").read_text())).startswith(
+        "smoke: 1 seed(s), 30 steps, 8 tasks/split, world {"
+    )
+    drifted = (tmp_path / "smoke.txt").read_text().replace("±", "+-", 1)
+    (tmp_path / "smoke.txt").write_text(drifted)
+    assert check_result_tables(tmp_path)["smoke"] == "differs"
+
+
+def test_readme_sb3_snippet_runs_and_its_sizes_fit_its_step_count(monkeypatch):
+    from stable_baselines3 import PPO
+
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    (code,) = [b for b in blocks if "LatentGridworldSB3VecEnv" in b]
+    calls = []
+    learn = PPO.learn
+
+    def one_rollout(self, total_timesteps, **kwargs):
+        calls.append((self.n_steps, self.n_envs, self.batch_size, total_timesteps, kwargs))
+        return learn(self, total_timesteps=self.n_steps * self.n_envs, **kwargs)
+
+    monkeypatch.setattr(PPO, "learn", one_rollout)
+    exec(compile(code, "README.md", "exec"), {})
+    ((n_steps, n_envs, batch_size, total, kwargs),) = calls
+    assert kwargs.get("progress_bar") is True  # SB3 raises here if tqdm or rich is missing
+    rollout = n_steps * n_envs
+    assert rollout % batch_size == 0
+    # a handful of rollouts: SB3's default n_steps=2048 x 64 envs ran 53 min for learn(10_000)
+    assert 5 <= total / rollout <= 20
