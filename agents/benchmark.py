@@ -43,8 +43,20 @@ from typing import Any
 
 import numpy as np
 
+from latent_gridworld.registration import WORLD_V1
+
 SPLITS = ("train", "explicit", "latent", "new_maze")
-REFERENCES = ("random", "visible_at_start", "wander_then_path", "search_then_path")
+# the memoryless floor (the strongest searchers) and the told-cell ceiling: a latent number is
+# read against them, measured on the same tasks in the same run
+REFERENCES = (
+    "random",
+    "visible_at_start",
+    "wander_then_path",
+    "search_then_path",
+    "frontier",
+    "placement_informed",
+    "told_cell",
+)
 TIGHT_SLACK = 4  # the tight success budget: shortest path + 4 steps
 
 
@@ -81,38 +93,75 @@ RECIPE: dict[str, Any] = {
     "memory_trim": "goal",
     "relevant_goal": "other",
 }
+# the world-v1 recipe (docs/results.md, world v1): the v0 recipe's knobs, measured again there
+V1_RECIPE: dict[str, Any] = dict(RECIPE)
+V1_STEPS = 2500
+V1_POOL_EPISODES = 2000
+V1_DEMO_DURATION = "not yet timed"
+V1_DEFAULT_DURATION = "not yet timed"
+
+# World v1 (the registered -v1 ids' world) with the position cue the object-location tokens
+# read; world v0 (braided 13x13) with the benchmark's old success rule, 2 x shortest + 4, now
+# the env's own budget, so that the v0 tables reproduce.
+WORLD_V1_BC: dict[str, Any] = {**WORLD_V1, "position_cue": True}
+WORLD_V0_BC: dict[str, Any] = {
+    "size": 13,
+    "view_size": 5,
+    "position_cue": True,
+    "budget_scale": 2.0,
+    "budget_offset": 4,
+}
 
 DEFAULT_PRESET = "default"
 PRESETS = {
-    # the experiment of docs/results.md
+    # the experiment of docs/results.md, world v1
     "default": Preset(
+        seeds=[0, 1, 2, 3, 4],
+        steps=V1_STEPS,
+        eval_tasks=200,
+        train={**V1_RECIPE, "world": dict(WORLD_V1_BC)},
+        duration=V1_DEFAULT_DURATION,
+    ),
+    # `make demo`: the default with one seed and fewer tasks, so that a fresh clone (venv set-up
+    # included) finishes within 15 minutes
+    "demo": Preset(
+        seeds=[0],
+        steps=V1_STEPS,
+        eval_tasks=100,
+        pool_episodes=V1_POOL_EPISODES,
+        eval_every=0,
+        train={**V1_RECIPE, "world": dict(WORLD_V1_BC)},
+        duration=V1_DEMO_DURATION,
+    ),
+    # world v0 (docs/results.md, history): the 5-seed experiment of the old tables
+    "v0-default": Preset(
         seeds=[0, 1, 2, 3, 4],
         steps=8000,
         eval_tasks=200,
-        train=dict(RECIPE),
-        duration="about 1.5-2 h, estimated from docs/results.md section 0 (training "
+        train={**RECIPE, "world": dict(WORLD_V0_BC)},
+        duration="about 1.5-2 h, estimated from docs/results.md's v0 history (training "
         "662-733 s per baseline and 1,244-1,344 s per retrieval agent and seed, two jobs side "
         "by side, evaluation 1,103 s); never timed end to end",
     ),
-    # the first recipe of docs/results.md section 3 (2,000 steps, no object tokens)
-    "default-v1": Preset(
+    # world v0: the first recipe of the v0 history (2,000 steps, no object tokens)
+    "v0-first-recipe": Preset(
         seeds=[0, 1, 2, 3, 4],
         steps=2000,
         eval_tasks=200,
-        train={"aux_goal_weight": 1.0},
+        train={"aux_goal_weight": 1.0, "world": dict(WORLD_V0_BC)},
         duration="not timed end to end; its training took 162-282 s per agent and seed "
-        "on a quiet machine (docs/results.md section 3)",
+        "on a quiet machine (docs/results.md, v0 history)",
     ),
-    # `make demo`: the default recipe with one seed, fewer steps and tasks and no periodic
-    # evaluation, so that a fresh clone (venv set-up included) finishes within 15 minutes
-    "demo": Preset(
+    # world v0: the old `make demo`
+    "v0-demo": Preset(
         seeds=[0],
         steps=2500,
         eval_tasks=100,
         pool_episodes=2000,
         eval_every=0,
-        train=dict(RECIPE),
-        duration="446 s measured (`make demo` from a fresh clone, venv included: 9 min 13 s)",
+        train={**RECIPE, "world": dict(WORLD_V0_BC)},
+        duration="446 s measured before the BC speed-up (`make demo` from a fresh clone, "
+        "venv included: 9 min 13 s)",
     ),
     # seconds, for tests and smoke checks: a 7x7 world and a tiny model (numbers meaningless)
     "smoke": Preset(
@@ -143,6 +192,7 @@ PRESETS = {
 def describe_presets(width: int = 96) -> str:
     """The presets, their sizes and durations, one paragraph each (the end of ``--help``)."""
     lines = ["presets (durations on a 2-core machine):"]
+    indent = max(len(name) for name in PRESETS) + 3
     for name, p in PRESETS.items():
         seeds = f"{len(p.seeds)} seed{'s' if len(p.seeds) > 1 else ''}"
         text = (
@@ -150,7 +200,12 @@ def describe_presets(width: int = 96) -> str:
             f"{' (the default)' if name == DEFAULT_PRESET else ''}: {p.duration}"
         )
         lines.append(
-            textwrap.fill(text, width, initial_indent=f"  {name:<12}", subsequent_indent=" " * 14)
+            textwrap.fill(
+                text,
+                width,
+                initial_indent=f"  {name:<{indent - 2}}",
+                subsequent_indent=" " * indent,
+            )
         )
     return "\n".join(lines)
 

@@ -25,6 +25,13 @@ WORLD_V1: dict[str, Any] = {
     "latent_per_maze": 6,
     "budget_scale": 1.5,
     "budget_offset": 2,
+    # the hub room looks the same in every maze, so without the cue no memoryless agent can
+    # tell from a test start which maze it is in (measured: a BC baseline 0.17 explicit
+    # without it); rats in a radial maze have their room's cues
+    "maze_cue": True,
+    # half the train tasks start in the hub, as every test task does: a BC baseline trained
+    # only from arm ends reached 0.22 explicit from the hub (docs/results.md, world v1)
+    "hub_start_share": 0.5,
 }
 
 VARIANTS: dict[str, dict[str, Any]] = {

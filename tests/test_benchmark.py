@@ -39,6 +39,9 @@ AGENTS = {
     "ref:visible_at_start",
     "ref:wander_then_path",
     "ref:search_then_path",
+    "ref:frontier",
+    "ref:placement_informed",
+    "ref:told_cell",
     "third_party_agent.py:make_agent",
 }
 
@@ -91,7 +94,10 @@ def test_checkpoint_of_another_config_is_an_error_before_training(smoke_run, cap
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--preset", "huge"], "unknown preset 'huge'; valid: default, default-v1, demo, smoke"),
+        (
+            ["--preset", "huge"],
+            "unknown preset 'huge'; valid: default, demo, v0-default, v0-first-recipe, v0-demo, smoke",
+        ),
         (["--retrieval", "bm25"], "unknown retrieval mode 'bm25'; valid: oracle, knn"),
         (["--splits", "test"], "unknown split(s) ['test']"),
         (["--bc-agents", "lstm"], "unknown BC agent(s) ['lstm']; valid: baseline, retrieval"),
@@ -248,7 +254,7 @@ def test_a_run_with_other_rows_never_overwrites_the_results(smoke_run, tmp_path,
     assert main([*argv, "--splits", "latent"]) == 0
     printed = capsys.readouterr().out
     assert (
-        f"{out / 'results.json'} holds another run (rows: 0 it lacks, 27 this run lacks): this "
+        f"{out / 'results.json'} holds another run (rows: 0 it lacks, 36 this run lacks): this "
         f"run writes {out / 'results-1'}.{{json,txt,png}} beside it (--force overwrites "
         "results.json instead)"
     ) in printed
@@ -279,7 +285,7 @@ def test_adding_an_agent_evaluates_only_its_rows(smoke_run, tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert (
-        "evaluating 4 of 40 agent x split rows (1 seed(s), 8 tasks each); 36 reused from "
+        "evaluating 4 of 52 agent x split rows (1 seed(s), 8 tasks each); 48 reused from "
         f"{out}/eval_s<seed>.json ..."
     ) in printed
     old = json.loads((out / "results.json").read_text())["per_seed"]["0"]
@@ -290,7 +296,7 @@ def test_adding_an_agent_evaluates_only_its_rows(smoke_run, tmp_path, capsys):
     # an edited agent file is evaluated again; nothing else is
     second.write_text(second.read_text() + "# edited\n")
     assert main(argv) == 0
-    assert "evaluating 4 of 40 agent x split rows" in capsys.readouterr().out
+    assert "evaluating 4 of 52 agent x split rows" in capsys.readouterr().out
 
 
 def test_a_row_evaluated_alone_equals_the_same_row_of_a_full_run(smoke_run, tmp_path):

@@ -54,6 +54,10 @@ class WorldConfig:
             where it is announced). ``None`` keeps one episode limit (``max_steps``). Ignored
             when ``max_steps`` is given.
         budget_offset: The additive part of the per-goal budget.
+        hub_start_share: Radial family: share of ``train`` tasks that start in the hub room
+            instead of beside an object (the test splits always start there). Training from
+            the hub is what a rat gets in the start box; arm-end starts are what shows it the
+            latent objects.
     """
 
     size: int = 13
@@ -79,6 +83,7 @@ class WorldConfig:
     arm_length: tuple[int, int] = (7, 10)
     budget_scale: float | None = None
     budget_offset: int = 2
+    hub_start_share: float = 0.0
 
     def __post_init__(self) -> None:
         problems = list(_problems(self))
@@ -146,6 +151,7 @@ _FIELD_KINDS: dict[str, str] = {
     "arm_length": _INT_RANGE,
     "budget_scale": _OPT_FLOAT,
     "budget_offset": _INT,
+    "hub_start_share": _FLOAT,
 }
 
 
@@ -339,6 +345,8 @@ def _problems(c: WorldConfig) -> list[str]:  # noqa: C901 - a flat list of indep
         out.append(f"max_steps must be >= 1, got {c.max_steps}")
     if c.budget_scale is not None and c.budget_scale < 1.0:
         out.append(f"budget_scale must be >= 1 (the shortest path must fit), got {c.budget_scale}")
+    if not 0.0 <= c.hub_start_share <= 1.0:
+        out.append(f"hub_start_share must be in [0, 1], got {c.hub_start_share}")
     if c.budget_offset < 0:
         out.append(f"budget_offset must be >= 0, got {c.budget_offset}")
     return out

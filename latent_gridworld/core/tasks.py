@@ -124,16 +124,22 @@ def resolve_task(
         or "placement" in options
         or maze.maze_id != sampled.maze
         # radial train starts depend on the goal: the sampled one may be beside the new goal
-        or not (maze.starts_for(split, goal) == sampled.start).all(axis=1).any()
+        or _beside(maze, goal, sampled.start)
     ):
-        starts = maze.starts_for(split, goal)
-        r, c = starts[int(rng.integers(len(starts)))]
-        start = (int(r), int(c))
+        start = world.draw_start(config, maze, split, goal, rng)
     else:
         start = sampled.start
     icl = bool(options.get("icl", sampled.icl))
     # the caller's world.start_episode validates the start (floor, no object)
     return world.Task(maze.maze_id, goal, start, icl, maze.placement), split
+
+
+def _beside(maze: world.Maze, goal: int, start: tuple[int, int]) -> bool:
+    """True when ``start`` is one of the radial train starts beside ``goal``'s own arm end."""
+    if maze.family != "radial":
+        return False
+    near = maze.train_starts[maze.train_start_object == maze.object_index(goal)]
+    return bool((near == start).all(axis=1).any())
 
 
 def _check_maze_for_split(config: WorldConfig, maze: world.Maze, split: str) -> None:

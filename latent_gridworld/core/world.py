@@ -423,10 +423,24 @@ def sample_task(config: WorldConfig, rng: np.random.Generator, split: str | None
             )
         maze = build_maze(config, int(rng.integers(config.n_mazes)))
         goal = int(_pick(maze.latent_types if split == "latent" else maze.explicit_types, rng))
-    starts = maze.starts_for(split, goal)
-    r, c = starts[int(rng.integers(len(starts)))]
+    r, c = draw_start(config, maze, split, goal, rng)
     icl = split == "train" and config.icl_share > 0 and bool(rng.random() < config.icl_share)
     return Task(maze.maze_id, goal, (int(r), int(c)), icl)
+
+
+def draw_start(
+    config: WorldConfig, maze: Maze, split: str, goal: int, rng: np.random.Generator
+) -> tuple[int, int]:
+    """A start cell for a task of ``split`` with ``goal`` (:meth:`Maze.starts_for`'s cells).
+
+    In the radial family a share ``hub_start_share`` of ``train`` tasks start in the hub room.
+    """
+    starts = maze.starts_for(split, goal)
+    if maze.family == "radial" and split == "train" and config.hub_start_share > 0:
+        if rng.random() < config.hub_start_share:
+            starts = maze.held_out_starts
+    r, c = starts[int(rng.integers(len(starts)))]
+    return int(r), int(c)
 
 
 def _pick(a: np.ndarray, rng: np.random.Generator) -> np.integer:

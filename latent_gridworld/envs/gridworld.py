@@ -118,8 +118,11 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             raise ValueError(
                 f"unknown render_mode {render_mode!r}; valid: {self.metadata['render_modes']}"
             )
-        if tile_size < 1 or render_tile_size < 1:
-            raise ValueError("tile_size and render_tile_size must be >= 1")
+        for name, value in (("tile_size", tile_size), ("render_tile_size", render_tile_size)):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value}")
         check_kwargs(type(self).__name__, world_kwargs)
         self.obs_format: ObsFormat = check_obs_format(obs_format)
         self.config = WorldConfig(**world_kwargs)
