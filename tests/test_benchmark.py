@@ -96,7 +96,8 @@ def test_checkpoint_of_another_config_is_an_error_before_training(smoke_run, cap
     [
         (
             ["--preset", "huge"],
-            "unknown preset 'huge'; valid: default, demo, v0-default, v0-first-recipe, v0-demo, smoke",
+            "unknown preset 'huge'; valid: default, demo, v0-default, v0-first-recipe, v0-demo, "
+            "smoke",
         ),
         (["--retrieval", "bm25"], "unknown retrieval mode 'bm25'; valid: oracle, knn"),
         (["--splits", "test"], "unknown split(s) ['test']"),
