@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from agents.bc.batch import make_retriever, retrieve, to_tensors
+from agents.bc.config import TrainConfig
 from agents.bc.context import (
     TOKENIZER,
     build_context,
@@ -22,7 +23,6 @@ from agents.bc.context import (
     step_rows,
 )
 from agents.bc.model import BCTransformer
-from agents.bc.train import TrainConfig
 from latent_gridworld.core.constants import SPLITS
 from latent_gridworld.encoders.ascii import ascii_to_codes
 from latent_gridworld.episode import Episode

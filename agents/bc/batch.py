@@ -33,8 +33,8 @@ from agents.bc.context import TOKENIZER, StepFormat, step_rows
 from latent_gridworld.episode import Episode
 
 if TYPE_CHECKING:
+    from agents.bc.config import TrainConfig
     from agents.bc.data import Sample
-    from agents.bc.train import TrainConfig
 
 BATCH_MAZE_IDS = 1 << 40  # far above any real maze id
 

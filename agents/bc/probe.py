@@ -18,9 +18,9 @@ from torch.nn import functional as F
 
 from agents.bc.agent import BCAgent
 from agents.bc.batch import ContextMaker, to_tensors
+from agents.bc.config import TrainConfig
 from agents.bc.data import SampleStream, StreamConfig
 from agents.bc.model import BCTransformer
-from agents.bc.train import TrainConfig
 from latent_gridworld.core.config import WorldConfig
 
 PROBE_SEED = 987_654  # a stream seed no training run uses (runs use small seeds)
