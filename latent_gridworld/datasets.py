@@ -34,7 +34,6 @@ from typing import Any, Literal, cast, overload
 
 import numpy as np
 
-from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, SPLITS
@@ -42,6 +41,7 @@ from latent_gridworld.core.maze import distance_map
 from latent_gridworld.episode import Episode
 from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
 from latent_gridworld.integrity import FileFormatError, seal, verify, warn_unsealed
+from latent_gridworld.kwargs import parse_kwargs
 
 DATASET_FORMAT = "latent-gridworld-dataset"
 DATASET_VERSION = 1

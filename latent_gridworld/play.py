@@ -37,11 +37,11 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 
-from latent_gridworld.cli import parse_kwargs
 from latent_gridworld.core.constants import OBJECT_BASE, SPLITS, Action, object_letter
 from latent_gridworld.episode import Episode
 from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
 from latent_gridworld.integrity import seal, verify, warn_unsealed
+from latent_gridworld.kwargs import parse_kwargs
 
 ENV_IDS = {"ascii": "LatentGridworld/ASCII-v0", "pixel": "LatentGridworld/Pixel-v0"}
 RECORDING_FORMAT = "latent-gridworld-play/1"

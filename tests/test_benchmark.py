@@ -26,8 +26,8 @@ from agents.benchmark import (
     main,
     render_results,
 )
+from agents.cli import main as cli_main
 from agents.protocol import load_factory
-from latent_gridworld.cli import main as cli_main
 
 EXAMPLE = "examples/third_party_agent.py:make_agent"
 AGENTS = {
