@@ -38,6 +38,9 @@ from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, SPLITS
 from latent_gridworld.core.maze import distance_map
+from latent_gridworld.encoders.ascii import codes_to_ascii
+from latent_gridworld.encoders.pixels import codes_to_image
+from latent_gridworld.envs.gridworld import LatentGridworldEnv
 from latent_gridworld.episode import Episode
 from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
 from latent_gridworld.integrity import FileFormatError, seal, verify, warn_unsealed
@@ -885,10 +888,6 @@ def export_minari(
         from minari.data_collector import EpisodeBuffer
     except ImportError as err:  # pragma: no cover - minari is in the agents extra
         raise ImportError("export_minari needs minari: pip install 'minari[arrow]'") from err
-    from latent_gridworld.encoders.ascii import codes_to_ascii
-    from latent_gridworld.encoders.pixels import codes_to_image
-    from latent_gridworld.envs.gridworld import LatentGridworldEnv
-
     info = dataset.info
     env_kwargs = {k: v for k, v in info.env_kwargs.items() if k != "tile_size"}
     obs_mode: Literal["pixel", "ascii"] = "pixel" if info.env == "Pixel" else "ascii"

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from agents.bc.context import TOKENIZER, StepFormat, step_rows
+from latent_gridworld.core.world import build_maze
 from latent_gridworld.episode import Episode
 
 if TYPE_CHECKING:
@@ -397,8 +398,6 @@ class ContextMaker:
 
         ``-100`` (no loss) for a "go to this cell" sample: its letter is not in the maze.
         """
-        from latent_gridworld.core.world import build_maze
-
         t = len(sample.episode)
         if sample.target_cell is not None:
             return np.full((t, 2), -100, dtype=np.int64)
