@@ -19,7 +19,8 @@ Three rules, each one a user or a newcomer relies on:
    2     ``rendering``                            the pygame window (pygame only when shown)
    3     ``envs``                                 the Gymnasium env
    4     ``registration``, ``vector``             ids; the batched env
-   5     ``episode``, ``expert``                  recorded episodes; the shortest-path expert
+   5     ``episode``, ``expert``, ``contract``    recorded episodes; the shortest-path expert;
+                                                  the env contract checker
    6     ``datasets``, ``sb3``, ``testing``       datasets on disk; adapters; the contract
    7     ``latent_gridworld`` (its ``__init__``)  the package's front door
    8     ``play``                                 the pygame player and its recordings
@@ -57,7 +58,7 @@ _F: list[set[str]] = [
     {"latent_gridworld.rendering"},
     {"latent_gridworld.envs"},
     {"latent_gridworld.registration", "latent_gridworld.vector"},
-    {"latent_gridworld.episode", "latent_gridworld.expert"},
+    {"latent_gridworld.episode", "latent_gridworld.expert", "latent_gridworld.contract"},
     {"latent_gridworld.datasets", "latent_gridworld.sb3", "latent_gridworld.testing"},
     {"latent_gridworld"},
     {"latent_gridworld.play"},
