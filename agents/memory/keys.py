@@ -289,6 +289,14 @@ class KeyIndex:
         return out
 
     @property
+    def ivf_lists(self) -> tuple[int, int] | None:
+        """``(nlist, nprobe)``: IVF lists in all, lists the next search scans; None if not IVF."""
+        if self.built_kind != "ivf" or self._index is None:
+            return None
+        nlist = int(self._index.nlist)
+        return nlist, self._nprobe(nlist, self._n)
+
+    @property
     def nbytes(self) -> int:
         """Bytes held by the FAISS index (vectors, ids, lists, graph)."""
         if self._index is None:

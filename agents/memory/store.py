@@ -171,6 +171,16 @@ class EpisodicMemory:
         """FAISS index type now in use for the key index (``flat``, ``ivf`` or ``hnsw``)."""
         return self._keys.built_kind or "flat"
 
+    @property
+    def ivf_lists(self) -> tuple[int, int] | None:
+        """``(nlist, nprobe)`` of the IVF key index: lists in all, lists a search scans.
+
+        ``None`` unless IVF is in use. With ``IndexParams(nprobe=None)`` the lists scanned
+        follow the store's size (about ``ivf_scan`` keys per search).
+        """
+        self._flush()
+        return self._keys.ivf_lists
+
     def nbytes(self) -> dict[str, int]:
         """Bytes held: ``episodes``, ``keys`` (with the key index), ``oracle`` and ``total``."""
         self._flush()
