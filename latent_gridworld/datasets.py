@@ -740,7 +740,8 @@ def generate_dataset(
     With ``stream > 0`` the episodes come instead from the unlimited stream of fresh mazes
     (ids from ``n_mazes + n_new_mazes + first_maze`` on, ``stream`` episodes per maze, any
     object a goal, ICL episodes at ``icl_share``); they are recorded with split ``new_maze``
-    (outside the pool). D9 found such a stream necessary for retrieval training.
+    (outside the pool). The prototype this package started from found such a stream necessary
+    for retrieval training (docs/prototype.md).
 
     Args:
         env: ``"ASCII"`` or ``"Pixel"`` (recorded; episodes are in cell codes either way).

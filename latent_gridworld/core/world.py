@@ -222,8 +222,8 @@ def build_maze(config: WorldConfig, maze_id: int, placement: int = 0) -> Maze:
     """The maze ``maze_id`` of ``config``'s pool (cached; pure function of its arguments).
 
     ``placement`` > 0 moves the objects to other cells of the same walls: training data in
-    which a maze's layout alone does not tell where things are (D9: with fixed placements a
-    sequence model memorises pool mazes and ignores retrieved episodes there).
+    which a maze's layout alone does not tell where things are (docs/prototype.md: with fixed
+    placements a sequence model memorises pool mazes and ignores retrieved episodes there).
     """
     for name, value in (("maze", maze_id), ("placement", placement)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
