@@ -11,27 +11,27 @@ Three rules, each one a user or a newcomer relies on:
 3. Floors: each room (a module or a group of modules) imports only the rooms :data:`ALLOWED`
    lists for it, at module level or inside a function. The floors, bottom up:
 
-   ===== ======================================== =========================================
-   floor rooms                                    what lives there
-   ===== ======================================== =========================================
-   0     ``core``, ``kwargs``, ``integrity``      pure rules: config, mazes, tasks, the step
-   1     ``encoders``, ``fileio``                 observations from the world; safe file I/O
-   2     ``rendering``                            the pygame window (pygame only when shown)
-   3     ``envs``                                 the Gymnasium env
-   4     ``registration``, ``vector``             ids; the batched env
-   5     ``episode``, ``expert``, ``contract``    recorded episodes; the shortest-path expert;
-                                                  the env contract checker
-   6     ``datasets``, ``sb3``, ``testing``       datasets on disk; adapters; the contract
-   7     ``latent_gridworld`` (its ``__init__``)  the package's front door
-   8     ``play``                                 the pygame player and its recordings
-   9     ``agents.protocol``                      the agent interface
-   10    ``agents.memory``, ``agents.bc.evaluate`` the episodic memory; the closed-loop
-                                                  evaluator (every agent's success rule)
-   11    ``agents.reference``, ``agents.progress`` scripted reference policies; progress bars
-   12    ``agents.bc``, ``agents.rl``             the paired agents (training scripts: leaves)
-   13    ``agents.distributed``                   Ray jobs
-   14    ``agents.benchmark``, then ``agents.cli`` the experiments; the console script
-   ===== ======================================== =========================================
+   ===== ========================================= ==========================================
+   floor rooms                                     what lives there
+   ===== ========================================= ==========================================
+   0     ``core``, ``kwargs``, ``integrity``       pure rules: config, mazes, tasks, the step
+   1     ``encoders``, ``fileio``                  observations from the world; safe file I/O
+   2     ``rendering``                             the pygame window (pygame only when shown)
+   3     ``envs``                                  the Gymnasium env
+   4     ``registration``, ``vector``              ids; the batched env
+   5     ``episode``, ``expert``, ``contract``     recorded episodes; the expert; the contract
+   6     ``arrays``                                columnar episodes and their ``.npz`` files
+   7     ``datasets``, ``sb3``, ``testing``        expert datasets; the SB3 adapter; helpers
+   8     ``latent_gridworld`` (its ``__init__``)   the package's front door
+   9     ``play``                                  the pygame player and its recordings
+   10    ``agents`` (``__init__``), ``protocol``   the agent interface
+   11    ``agents.memory``, ``agents.bc.evaluate`` the episodic memory; the closed-loop evaluator
+   12    ``agents.reference``, ``agents.progress`` scripted reference policies; job progress
+   13    ``agents.bc``, ``agents.rl``              the paired agents (training scripts: leaves)
+   14    ``agents.distributed``                    Ray jobs
+   15    ``agents.benchmark``                      the experiments
+   16    ``agents.cli``                            the console script
+   ===== ========================================= ==========================================
 
 Imports guarded by ``if TYPE_CHECKING:`` never run; they count for rule 1 only. Function-local
 imports count for rules 1 and 3 and are listed apart: most of them keep torch, pygame or FAISS
@@ -59,6 +59,7 @@ _F: list[set[str]] = [
     {"latent_gridworld.envs"},
     {"latent_gridworld.registration", "latent_gridworld.vector"},
     {"latent_gridworld.episode", "latent_gridworld.expert", "latent_gridworld.contract"},
+    {"latent_gridworld.arrays"},
     {"latent_gridworld.datasets", "latent_gridworld.sb3", "latent_gridworld.testing"},
     {"latent_gridworld"},
     {"latent_gridworld.play"},

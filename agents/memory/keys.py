@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from agents.memory._faiss import faiss, use_threads, validate_threads
-from latent_gridworld.datasets import EpisodeArrays
+from latent_gridworld.arrays import EpisodeArrays
 from latent_gridworld.episode import Episode
 
 MAZE_EMBEDDING_DIM = 24  # (24 + n_object_types) float32 per episode in the oracle index

@@ -9,7 +9,7 @@ import numpy as np
 
 from agents.memory.keys import Featurizer, KeyIndex, RetrievalQuery
 from agents.memory.store import EpisodicMemory
-from latent_gridworld.datasets import EpisodeArrays
+from latent_gridworld.arrays import EpisodeArrays
 from latent_gridworld.episode import Episode
 
 RETRIEVAL_MODES = ("oracle", "knn", "none")

@@ -18,9 +18,10 @@ from agents.memory.keys import (
     KeyIndex,
     maze_embedding,
 )
-from latent_gridworld.datasets import EpisodeArrays, FileFormatError, read_arrays, write_arrays
+from latent_gridworld.arrays import EpisodeArrays, read_arrays, write_arrays
 from latent_gridworld.episode import Episode
 from latent_gridworld.fileio import check_output_path
+from latent_gridworld.integrity import FileFormatError
 
 MEMORY_FORMAT = "latent-gridworld-memory"
 MEMORY_VERSION = 1
