@@ -14,6 +14,12 @@ Command line (``latent-gridworld generate``)::
 
     latent-gridworld generate --env ASCII --episodes 10000 --split train --icl-share 0.3 \\
         --seed 0 --out data/train.npz --kw size=13
+
+Why this size: generation, the expert's episode walk, save/load, Minari export, coverage and
+the ``generate`` command. The columnar storage moved to :mod:`latent_gridworld.arrays`; the
+expert's walk (``expert_moves`` .. ``expert_labels``) belongs beside :mod:`latent_gridworld.expert`,
+a move that waits for one expert move rule (today also in ``expert.py`` and
+``agents/reference.py``), since merging them must keep every dataset byte-identical.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ offscreen window and wait for keys forever: ``play`` refuses instead and says wh
 explicit ``SDL_VIDEODRIVER=dummy`` (what the tests set) still runs, driven by posted key events.
 
 pygame is imported only when a window opens; the recording functions work without it.
+
+Why one module of this size: the pygame session (one class, the event loop and its drawing)
+and the recording format it writes (``save_recording`` / ``load_recording``, its documented
+reader) are the player and its output; nothing else imports either.
 """
 
 from __future__ import annotations

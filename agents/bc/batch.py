@@ -17,6 +17,10 @@ first version slow (half of a training step) and what replaces it:
 
 ``knn`` retrieval keeps the general path (the retriever per query), since its answer depends on
 the featurizer.
+
+Why one module of this size: the token cache, the array oracle and the collation are one
+pipeline sharing per-episode caches (weak references to the episodes); split, each part would
+reach into the others' caches.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""``EpisodicMemory``: whole episodes stored compactly, with FAISS indexes over their keys."""
+"""``EpisodicMemory``: whole episodes stored compactly, with FAISS indexes over their keys.
+
+Why one module of this size: ``EpisodicMemory`` is one class (storage in chunks, persistence
+with checksums, key-index upkeep); the key index itself is in :mod:`agents.memory.keys` and
+retrieval in :mod:`agents.memory.retrieval`.
+"""
 
 from __future__ import annotations
 

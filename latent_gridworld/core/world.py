@@ -3,6 +3,12 @@
 A :class:`Maze` carries precomputed lookup tables (the view from every cell, the objects visible
 from every cell, the distance to every object from every cell), so a step is a handful of array
 lookups, the expert is a table read, and the batched vector env can gather from the same tables.
+
+Why one module of this size: the maze's lookup tables, the task sampler, the episode state and
+the step are the world's rules, read together; the tables exist for the step, and splitting
+them apart would separate each table from the only code that reads it. Maze generation
+(:mod:`~latent_gridworld.core.maze`) and reset options (:mod:`~latent_gridworld.core.tasks`)
+are already apart.
 """
 
 from __future__ import annotations
