@@ -152,17 +152,15 @@ def _base(env: Any) -> LatentGridworldEnv:
     return base
 
 
-def _single_like(vec: LatentGridworldVectorEnv, render_mode: str | None = None) -> Any:
-    """A single env with the batched env's arguments (the reference for single == vector)."""
-    single = vec._single  # built from the same arguments; it validated them
-    return LatentGridworldEnv(
-        obs_mode=vec.obs_mode,
-        tile_size=vec.tile_size,
-        render_mode=render_mode,
-        render_tile_size=single.render_tile_size,
-        obs_format=vec.obs_format,
-        **dataclasses.asdict(vec.config),
-    )
+def _arguments(base: LatentGridworldEnv) -> dict[str, Any]:
+    """The constructor arguments ``base`` was built with, render mode aside."""
+    return {
+        "obs_mode": base.obs_mode,
+        "tile_size": base.tile_size,
+        "render_tile_size": base.render_tile_size,
+        "obs_format": base.obs_format,
+        **dataclasses.asdict(base.config),
+    }
 
 
 def _option_sets(config: world.WorldConfig, task: world.Task, split: str) -> list[dict[str, Any]]:
@@ -292,15 +290,7 @@ def _check_single(
 def _remake(env: Any, render_mode: str) -> Any:
     if env.spec is not None:
         return gym.make(env.spec, render_mode=render_mode)
-    base = _base(env)
-    return LatentGridworldEnv(
-        obs_mode=base.obs_mode,
-        tile_size=base.tile_size,
-        render_mode=render_mode,
-        render_tile_size=base.render_tile_size,
-        obs_format=base.obs_format,
-        **dataclasses.asdict(base.config),
-    )
+    return LatentGridworldEnv(render_mode=render_mode, **_arguments(_base(env)))
 
 
 def _check_render(check: str, mode: str, frame: Any, n: int | None = None) -> None:
@@ -362,7 +352,9 @@ def _check_vector(env: Any, seed: int, steps: int) -> None:
     assert vec is not None
     n = vec.num_envs
     sb3 = _is_sb3(env)
-    single = _single_like(vec)
+    # the reference for single == vector: a single env with the batched env's arguments (the
+    # batched env keeps one, built from them, as its task sampler)
+    single = LatentGridworldEnv(**_arguments(vec._single))
     rng = np.random.default_rng(seed)
     actions = [rng.integers(0, 4, size=n) for _ in range(steps)]
 
@@ -414,14 +406,7 @@ def _check_vector(env: Any, seed: int, steps: int) -> None:
         for t, a in enumerate(actions):
             _same(f"pickle round trip: step {t} after restoring", clone.step(a), env.step(a))
         for mode in vec.metadata.get("render_modes", []):
-            other = LatentGridworldVectorEnv(
-                n,
-                obs_mode=vec.obs_mode,
-                tile_size=vec.tile_size,
-                render_mode=mode,
-                obs_format=vec.obs_format,
-                **dataclasses.asdict(vec.config),
-            )
+            other = LatentGridworldVectorEnv(n, render_mode=mode, **_arguments(vec._single))
             other.reset(seed=seed)
             _check_render(f"render_mode {mode!r}", mode, other.render(), n)
             other.close()

@@ -269,21 +269,26 @@ def main() -> int:
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT
     report = check(root)
     print(f"{len(module_files(root))} modules in {', '.join(PACKAGES)}")
-    print(f"latent_gridworld naming agents: {len(report.env_names_agents)}")
-    for i in report.env_names_agents:
-        print(f"  {i}")
-    print(f"module-level import circles: {len(report.module_cycles)}")
-    for group in report.module_cycles:
-        print("  " + " <-> ".join(group))
-    print(f"imports above their floor: {len(report.upward)}")
-    for i in report.upward:
-        print(f"  {i}  ({room(i.source)} may not import {room(i.target)})")
-    print(f"circles closed by function-local imports (allowed, listed): {len(report.local_cycles)}")
-    for group in report.local_cycles:
-        print("  " + " <-> ".join(group))
-    print(f"function-local imports of project modules (allowed, listed): {len(report.local)}")
-    for i in report.local:
-        print(f"  {i}")
+    sections: list[tuple[str, list[str]]] = [
+        ("latent_gridworld naming agents", [str(i) for i in report.env_names_agents]),
+        ("module-level import circles", [" <-> ".join(g) for g in report.module_cycles]),
+        (
+            "imports above their floor",
+            [f"{i}  ({room(i.source)} may not import {room(i.target)})" for i in report.upward],
+        ),
+        (
+            "circles closed by function-local imports (allowed, listed)",
+            [" <-> ".join(g) for g in report.local_cycles],
+        ),
+        (
+            "function-local imports of project modules (allowed, listed)",
+            [str(i) for i in report.local],
+        ),
+    ]
+    for title, lines in sections:
+        print(f"{title}: {len(lines)}")
+        for line in lines:
+            print(f"  {line}")
     return 0 if report.ok else 1
 
 
