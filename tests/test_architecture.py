@@ -7,6 +7,7 @@ checker that stopped seeing imports would fail here too.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import subprocess
 import sys
@@ -125,3 +126,21 @@ def test_import_latent_gridworld_stays_light(heavy: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert out.stdout.strip() == "False"
+
+
+def test_the_console_script_lives_on_the_top_floor_and_dispatches(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    module_name, _, function = scripts["latent-gridworld"].partition(":")
+    assert check_imports.room(module_name) == "agents.cli"
+    main = getattr(importlib.import_module(module_name), function)
+    assert main(["--help"]) == 0
+    assert capsys.readouterr().out.split("\n")[0] == (
+        "usage: latent-gridworld {play,generate,benchmark} [options]"
+    )
+    assert main(["nope"]) == 2
+    assert "unknown command 'nope'; choose one of play, generate, benchmark" in (
+        capsys.readouterr().err
+    )
