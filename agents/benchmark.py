@@ -22,6 +22,11 @@ instead of retrained when their config matches; a mismatch is an error before an
     latent-gridworld benchmark --preset demo
     latent-gridworld benchmark --preset default --seeds 0 1 2 --out runs/default
     latent-gridworld benchmark --preset default --full-view --out runs/full_view
+
+Why one module of this size: it is the experiment driver (presets, configs, jobs, the
+evaluation cache, the report), and its parts pass results to each other as string-keyed dicts
+and tuples. Its seams are known (``agents/experiments/{presets, jobs, results, report}``); the
+split goes with typed job results, so that it moves typed values, not dict conventions.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ so the env creator registered here wraps the env in :class:`RLlibObservation` in
 
 The wrapper runs inside each env runner (a separate Ray process), so the driver never touches
 observations, and it needs no RLlib connector API (which has changed between Ray releases).
+
+Why one module of this size: everything that needs Ray (the RLlib env adapter, address checks,
+the executor for evaluation sweeps, the memory on workers) sits behind one import guard
+(:func:`require_ray`), so the rest of ``agents`` never imports Ray.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Scripted reference policies: what a latent-task success rate should be compared with.
 
-DESIGN.md D9 measured that a baseline's latent success can be explained by exploration alone,
-so the benchmark always reports these next to the agents:
+The prototype this package started from (docs/prototype.md) measured that a baseline's latent
+success can be explained by exploration alone, so the benchmark always reports these next to
+the agents:
 
 * ``random``: a uniform random walk.
 * ``visible_at_start``: the shortest path if the goal is in view at the start, else a random

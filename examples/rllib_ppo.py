@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agents import distributed
-from latent_gridworld.cli import parse_kwargs
+from latent_gridworld.kwargs import parse_kwargs
 
 
 @dataclass

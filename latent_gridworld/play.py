@@ -18,6 +18,10 @@ offscreen window and wait for keys forever: ``play`` refuses instead and says wh
 explicit ``SDL_VIDEODRIVER=dummy`` (what the tests set) still runs, driven by posted key events.
 
 pygame is imported only when a window opens; the recording functions work without it.
+
+Why one module of this size: the pygame session (one class, the event loop and its drawing)
+and the recording format it writes (``save_recording`` / ``load_recording``, its documented
+reader) are the player and its output; nothing else imports either.
 """
 
 from __future__ import annotations
@@ -37,11 +41,14 @@ from typing import Any, cast
 import gymnasium as gym
 import numpy as np
 
-from latent_gridworld.cli import parse_kwargs
+import latent_gridworld
 from latent_gridworld.core.constants import OBJECT_BASE, SPLITS, Action, object_letter
+from latent_gridworld.encoders.pixels import tile_atlas
 from latent_gridworld.episode import Episode
 from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
 from latent_gridworld.integrity import seal, verify, warn_unsealed
+from latent_gridworld.kwargs import parse_kwargs
+from latent_gridworld.rendering.viewer import frame_to_surface, import_pygame
 
 ENV_IDS = {"ascii": "LatentGridworld/ASCII-v0", "pixel": "LatentGridworld/Pixel-v0"}
 RECORDING_FORMAT = "latent-gridworld-play/1"
@@ -401,8 +408,6 @@ class PlaySession:
         tile: int = 32,
         overwrite: bool = False,
     ) -> None:
-        from latent_gridworld.rendering.viewer import import_pygame
-
         if record is not None:
             check_output_path(record, overwrite=overwrite)
         self.pg = import_pygame()
@@ -601,8 +606,6 @@ class PlaySession:
 
     def draw(self) -> None:
         """Redraw the whole window."""
-        from latent_gridworld.rendering.viewer import frame_to_surface
-
         pg, raw, state = self.pg, self.raw, self.raw.state
         self.screen.fill(BACKGROUND)
         self.screen.blit(frame_to_surface(pg, raw.render_frame(self.tile)), self.maze_rect)
@@ -633,8 +636,6 @@ class PlaySession:
 
     def _draw_view(self) -> None:
         pg, raw = self.pg, self.raw
-        from latent_gridworld.rendering.viewer import frame_to_surface
-
         pg.draw.rect(self.screen, (40, 40, 48), self.view_rect)
         if raw.obs_mode == "pixel":
             self.screen.blit(frame_to_surface(pg, self.view_image()), self.view_rect.topleft)
@@ -657,9 +658,6 @@ class PlaySession:
             self.screen.blit(glyph, glyph.get_rect(center=centre))
 
     def _draw_goal(self) -> None:
-        from latent_gridworld.encoders.pixels import tile_atlas
-        from latent_gridworld.rendering.viewer import frame_to_surface
-
         pg, goal = self.pg, self.raw.state.goal
         sprite = tile_atlas(self.goal_rect.height)[OBJECT_BASE + goal]
         self.screen.blit(frame_to_surface(pg, sprite), self.goal_rect.topleft)
@@ -674,16 +672,12 @@ class PlaySession:
 
 def _object_rgb(object_type: int) -> tuple[int, int, int]:
     """The object's colour: the centre pixel of its sprite (every glyph covers its centre)."""
-    from latent_gridworld.encoders.pixels import tile_atlas
-
     r, g, b = tile_atlas(9)[OBJECT_BASE + object_type][4, 4]
     return int(r), int(g), int(b)
 
 
 def _package_version() -> str:
-    from latent_gridworld import __version__
-
-    return __version__
+    return latent_gridworld.__version__
 
 
 if __name__ == "__main__":

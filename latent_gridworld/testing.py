@@ -1,4 +1,7 @@
-"""Test helpers: registered ids, golden rollout digests and the latent-coverage report.
+"""Test helpers: registered ids, golden rollout digests, the env contract, latent coverage.
+
+:func:`check_contract` (from :mod:`latent_gridworld.contract`) asserts the env contract on
+any env, wrapper stack or adapter built on this package.
 
 ``python -m latent_gridworld.testing`` prints the coverage report: the share of latent
 (maze, object) pairs that the expert sees inside its view during the first ``train`` episodes.
@@ -16,10 +19,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from latent_gridworld.contract import ContractError, check_contract
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import SPLITS
 from latent_gridworld.core.world import build_maze
 from latent_gridworld.expert import expert_action
+
+__all__ = ["ContractError", "check_contract", "golden_digests", "registered_env_ids"]
 
 ENTRY_POINT_PREFIX = "latent_gridworld"
 

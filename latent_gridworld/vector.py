@@ -26,6 +26,11 @@ vectorization mode is this class, their ``vector_entry_point``), or directly.
 >>> obs, reward, terminated, truncated, info = envs.step(np.array([0, 1, 2]))
 >>> reward.dtype, terminated.dtype
 (dtype('float64'), dtype('bool'))
+
+Why one module of this size: it is one class whose methods share 28 batched state
+arrays (one row per env); splitting the class would spread that state over modules. The rules
+it applies are not here: tasks come from :mod:`latent_gridworld.core.tasks`, tables from
+:mod:`latent_gridworld.core.world`.
 """
 
 from __future__ import annotations

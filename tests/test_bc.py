@@ -578,6 +578,7 @@ def test_told_agent_acts_on_the_true_cell_not_on_its_goal_head(tmp_path):
 
     told = first_actions(BCAgent(model, config, None, told_goal=True))
     believed = first_actions(BCAgent(model, config, None))
+    told_rate = told_success(BCAgent(model, config, None, told_goal=True), world, "latent", 12, 4)
     with torch.no_grad():  # a sure and wrong belief everywhere: the corner wall (0, 0)
         last = model.goal_head[-1]
         last.weight.zero_()
@@ -585,8 +586,12 @@ def test_told_agent_acts_on_the_true_cell_not_on_its_goal_head(tmp_path):
         last.bias[[0, model.config.aux_size]] = 50.0
     assert first_actions(BCAgent(model, config, None, told_goal=True)) == told
     assert first_actions(BCAgent(model, config, None)) != believed
-    rate = told_success(BCAgent(model, config, None, told_goal=True), world, "latent", 12, 4)
-    assert rate is None or 0.0 <= rate <= 1.0
+    # the ceiling it measures does not move with the belief, and needs a told agent
+    assert told_success(BCAgent(model, config, None, told_goal=True), world, "latent", 12, 4) == (
+        told_rate
+    )
+    with pytest.raises(ValueError, match="told_success needs an agent built with told_goal=True"):
+        told_success(BCAgent(model, config, None), world, "latent", 12, 4)
     plain = tiny_config(tmp_path, "baseline", aux_goal_weight=1.0)
     with pytest.raises(ValueError, match="told_goal needs a policy with a target input"):
         BCAgent(BCTransformer(plain.model_config()), plain, None, told_goal=True)

@@ -26,8 +26,8 @@ from agents.benchmark import (
     main,
     render_results,
 )
+from agents.cli import main as cli_main
 from agents.protocol import load_factory
-from latent_gridworld.cli import main as cli_main
 
 EXAMPLE = "examples/third_party_agent.py:make_agent"
 AGENTS = {
@@ -118,8 +118,20 @@ def test_bad_input_fails_before_anything_runs(tmp_path, capsys, argv, message):
 
 
 def test_example_agent_follows_the_protocol():
+    """What the docs promise a third-party agent file: load it, build it, evaluate it, twice."""
+    from agents.bc.evaluate import evaluate_agent
+    from agents.protocol import Agent, AgentContext
+    from latent_gridworld.core.config import WorldConfig
+
     factory = load_factory(EXAMPLE)
-    assert factory.__name__ == "make_agent"
+    world = WorldConfig(size=9, n_mazes=8)
+    agent = factory(AgentContext(world, None, seed=0))
+    assert isinstance(agent, Agent)
+    first = evaluate_agent(agent, world, "latent", 8, seed=0)
+    again = evaluate_agent(factory(AgentContext(world, None, seed=0)), world, "latent", 8, seed=0)
+    assert len(first.success) == 8 and (first.steps >= first.optimal).all()
+    for name in ("success", "steps", "trivial"):  # its own randomness follows context.seed
+        np.testing.assert_array_equal(getattr(first, name), getattr(again, name), err_msg=name)
 
 
 def test_aggregate_over_seeds_and_the_trivial_split():

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import latent_gridworld  # noqa: F401  (registers the envs)
+from agents.cli import main as cli_main
 from latent_gridworld import datasets
-from latent_gridworld.cli import main as cli_main
 from latent_gridworld.core import world
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.datasets import (

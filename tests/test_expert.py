@@ -102,12 +102,15 @@ def test_expert_action_is_a_shortest_path_step_with_fixed_tie_break() -> None:
 
 
 def test_latent_coverage_of_the_first_1000_expert_train_episodes() -> None:
-    """The latent objects are seen in training: every latent pair, in 2 of 3 episodes.
+    """The premise of a latent test: every latent pair is seen in training, not only asked.
 
-    Reported in docs/design_choices.md; `python -m latent_gridworld.testing` prints the table.
+    The shares are reported in docs/design_choices.md; `python -m latent_gridworld.testing`
+    prints the table. Here: every pair seen, and the report's share is its table's.
     """
     cov = latent_coverage(1000, seed=0)
-    assert cov.latent_pairs == 16
-    assert cov.pairs_seen == 16
-    assert cov.episode_share == pytest.approx(0.665, abs=1e-9)
-    assert sum(n for _, n in cov.per_pair.values()) == 1000
+    assert cov.latent_pairs == 16  # 16 pool mazes, one latent object each
+    assert cov.pairs_seen == cov.latent_pairs
+    assert sum(n for _, n in cov.per_pair.values()) == 1000  # one latent object per episode
+    seen = sum(s for s, _ in cov.per_pair.values())
+    assert cov.episode_share == seen / 1000
+    assert all(0 < s <= n for s, n in cov.per_pair.values())

@@ -102,7 +102,7 @@ def test_approximate_index_recall_at_8_on_real_keys(train, held_out, index, para
     m.extend(train)
     assert m.built_index == index
     if index == "ivf":
-        assert m._keys._index.nlist == 15 and m._keys._index.nprobe == 6
+        assert m.ivf_lists == (15, 6)
     queries = DefaultFeaturizer(8).query_keys(
         [RetrievalQuery(maze=e.maze, goal=int(e.goal_sequence[-1]), history=e) for e in held_out]
     )
@@ -585,9 +585,7 @@ def test_ivf_nprobe_follows_the_scan_budget_as_the_store_grows():
     episodes = generate_dataset(episodes=3000, seed=4)
     m = EpisodicMemory(8, index="ivf", params=IndexParams(nlist=64, ivf_scan=1000))
     m.extend(episodes)
-    m.search(m.keys[0], 8)
-    assert m._keys._index.nprobe == 22  # ceil(1000 * 64 / 3000) lists: about 1000 keys
-    m.extend(episodes)  # the store doubled: retrained, and fewer lists hold 1000 keys
-    m.search(m.keys[0], 8)
-    assert m._keys._index.nprobe == 16  # ceil(1000 * 64 / 6000) = 11, floor of 16 lists
-    assert m._keys._trained_at == 6000
+    assert m.ivf_lists == (64, 22)  # ceil(1000 * 64 / 3000) lists: about 1000 keys
+    m.extend(episodes)  # the store doubled: fewer lists hold 1000 keys
+    assert m.ivf_lists == (64, 16)  # ceil(1000 * 64 / 6000) = 11, floor of 16 lists
+    assert EpisodicMemory(8, index="flat").ivf_lists is None

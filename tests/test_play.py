@@ -16,11 +16,12 @@ import numpy as np
 import pygame
 import pytest
 
-from latent_gridworld import cli, expert_action, play
-from latent_gridworld.cli import parse_kwargs
+from agents import cli
+from latent_gridworld import expert_action, play
 from latent_gridworld.core.constants import ACTION_DELTAS, OBJECT_BASE
 from latent_gridworld.encoders.pixels import tile_atlas
 from latent_gridworld.episode import record_episode
+from latent_gridworld.kwargs import parse_kwargs
 from latent_gridworld.play import (
     PlaySession,
     display_problem,
@@ -435,7 +436,7 @@ def _play_without_display(**env: str) -> subprocess.CompletedProcess[str]:
         if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER")
     }
     return subprocess.run(
-        [sys.executable, "-m", "latent_gridworld.cli", "play", "--env", "ascii"],
+        [sys.executable, "-m", "agents.cli", "play", "--env", "ascii"],
         cwd=REPO,
         env={**clean, **env},
         capture_output=True,

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from agents.bc.batch import make_retriever, retrieve, to_tensors
+from agents.bc.config import TrainConfig
 from agents.bc.context import (
     TOKENIZER,
     build_context,
@@ -22,8 +23,8 @@ from agents.bc.context import (
     step_rows,
 )
 from agents.bc.model import BCTransformer
-from agents.bc.train import TrainConfig
 from latent_gridworld.core.constants import SPLITS
+from latent_gridworld.core.world import build_maze
 from latent_gridworld.encoders.ascii import ascii_to_codes
 from latent_gridworld.episode import Episode
 
@@ -186,7 +187,5 @@ class BCAgent:
         return actions
 
     def _goal_cell(self, obs: dict[str, Any], info: dict[str, Any]) -> np.ndarray:
-        from latent_gridworld.core.world import build_maze
-
         maze = build_maze(self.world, int(info["maze"]), int(info.get("placement", 0)))
         return maze.object_cells[maze.object_index(int(obs["goal"]))].astype(np.int64)

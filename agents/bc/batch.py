@@ -17,6 +17,10 @@ first version slow (half of a training step) and what replaces it:
 
 ``knn`` retrieval keeps the general path (the retriever per query), since its answer depends on
 the featurizer.
+
+Why one module of this size: the token cache, the array oracle and the collation are one
+pipeline sharing per-episode caches (weak references to the episodes); split, each part would
+reach into the others' caches.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ import numpy as np
 import torch
 
 from agents.bc.context import TOKENIZER, StepFormat, step_rows
+from latent_gridworld.core.world import build_maze
 from latent_gridworld.episode import Episode
 
 if TYPE_CHECKING:
+    from agents.bc.config import TrainConfig
     from agents.bc.data import Sample
-    from agents.bc.train import TrainConfig
 
 BATCH_MAZE_IDS = 1 << 40  # far above any real maze id
 
@@ -397,8 +402,6 @@ class ContextMaker:
 
         ``-100`` (no loss) for a "go to this cell" sample: its letter is not in the maze.
         """
-        from latent_gridworld.core.world import build_maze
-
         t = len(sample.episode)
         if sample.target_cell is not None:
             return np.full((t, 2), -100, dtype=np.int64)

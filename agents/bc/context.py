@@ -283,11 +283,11 @@ def retrieved_blocks(
     """Row blocks of retrieved episodes, each trimmed to ``budget`` steps.
 
     ``trim="visible"`` keeps steps with an object in view (each object's first sighting first:
-    :func:`agents.memory.trim_steps`); D9 measured that retrieval only helped once retrieved
-    episodes were cut to <= 10 such steps. ``trim="goal"`` keeps the steps that show
-    ``goal`` first (ours: a retrieval that returns the part of an episode the query asks
-    about). ``n_mazes`` caps the maze cue as the env does (every maze outside the pool reads
-    ``n_mazes``).
+    :func:`agents.memory.trim_steps`); the prototype (docs/prototype.md) measured that
+    retrieval only helped once retrieved episodes were cut to <= 10 such steps.
+    ``trim="goal"`` keeps the steps that show ``goal`` first (ours: a retrieval that returns
+    the part of an episode the query asks about). ``n_mazes`` caps the maze cue as the env
+    does (every maze outside the pool reads ``n_mazes``).
     """
     from agents.memory.retrieval import trim_steps
 

@@ -1,6 +1,6 @@
 """Training samples: expert episodes from the pool dataset and from an unlimited maze stream.
 
-Why a stream (DESIGN.md D9): in the fixed pool mazes a sequence model can solve every training
+Why a stream (docs/prototype.md): in the fixed pool mazes a sequence model can solve every training
 episode from memorised layouts, and then learns to ignore retrieved episodes. Mixed into every
 batch are therefore episodes in mazes the model can know nothing about except through the
 retrieved context:

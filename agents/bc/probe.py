@@ -18,10 +18,14 @@ from torch.nn import functional as F
 
 from agents.bc.agent import BCAgent
 from agents.bc.batch import ContextMaker, to_tensors
-from agents.bc.data import SampleStream, StreamConfig
+from agents.bc.config import TrainConfig
+from agents.bc.data import Sample, SampleStream, StreamConfig
+from agents.bc.evaluate import evaluate_agent, make_env
 from agents.bc.model import BCTransformer
-from agents.bc.train import TrainConfig
+from latent_gridworld.core import world as world_core
 from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.core.world import build_maze
+from latent_gridworld.datasets import expert_episode
 
 PROBE_SEED = 987_654  # a stream seed no training run uses (runs use small seeds)
 
@@ -99,11 +103,6 @@ def goal_location_probe(
     retrieval agent that scores higher with the relevant episode than with distractors reads
     it from memory. ``new_maze`` tasks (no memory of the maze exists) give the chance level.
     """
-    from agents.bc.batch import to_tensors
-    from agents.bc.data import Sample
-    from latent_gridworld.core import world as world_core
-    from latent_gridworld.datasets import expert_episode
-
     if model.goal_head is None:
         raise ValueError("the goal-location probe needs a model trained with aux_goal_weight > 0")
     world = config.world_config().replace(icl_share=0.0)
@@ -159,9 +158,6 @@ def closed_loop_belief(
     on what it knows succeeds far more often when its belief is right; the goal-location
     probe alone cannot tell that.
     """
-    from agents.bc.evaluate import evaluate_agent, make_env
-    from latent_gridworld.core.world import build_maze
-
     if agent.model.goal_head is None:
         raise ValueError("the belief probe needs a model trained with aux_goal_weight > 0")
     result = evaluate_agent(agent, world, split, n_tasks, seed=seed)
@@ -195,8 +191,6 @@ def told_success(
     ceiling: what the policy reaches if it always knows where the goal is. The tasks are those of
     ``evaluate_agent`` with ``seed``, as in :func:`closed_loop_belief`.
     """
-    from agents.bc.evaluate import evaluate_agent
-
     if not agent.told_goal:
         raise ValueError("told_success needs an agent built with told_goal=True")
     result = evaluate_agent(agent, world, split, n_tasks, seed=seed)

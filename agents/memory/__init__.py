@@ -36,7 +36,7 @@ from agents.memory.retrieval import (
     trim_steps,
 )
 from agents.memory.store import EpisodicMemory
-from latent_gridworld.datasets import FileFormatError
+from latent_gridworld.integrity import FileFormatError
 
 __all__ = [
     "INDEX_KINDS",

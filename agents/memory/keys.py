@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from agents.memory._faiss import faiss, use_threads, validate_threads
-from latent_gridworld.datasets import EpisodeArrays
+from latent_gridworld.arrays import EpisodeArrays
 from latent_gridworld.episode import Episode
 
 MAZE_EMBEDDING_DIM = 24  # (24 + n_object_types) float32 per episode in the oracle index
@@ -287,6 +287,14 @@ class KeyIndex:
             out = self._index.reconstruct_n(0, self._n)
         out.flags.writeable = False
         return out
+
+    @property
+    def ivf_lists(self) -> tuple[int, int] | None:
+        """``(nlist, nprobe)``: IVF lists in all, lists the next search scans; None if not IVF."""
+        if self.built_kind != "ivf" or self._index is None:
+            return None
+        nlist = int(self._index.nlist)
+        return nlist, self._nprobe(nlist, self._n)
 
     @property
     def nbytes(self) -> int:

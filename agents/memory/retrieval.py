@@ -9,7 +9,7 @@ import numpy as np
 
 from agents.memory.keys import Featurizer, KeyIndex, RetrievalQuery
 from agents.memory.store import EpisodicMemory
-from latent_gridworld.datasets import EpisodeArrays
+from latent_gridworld.arrays import EpisodeArrays
 from latent_gridworld.episode import Episode
 
 RETRIEVAL_MODES = ("oracle", "knn", "none")
@@ -377,7 +377,8 @@ def trim(
     """A shorter copy of ``episode`` that fits a context budget of ``max_steps`` steps.
 
     ``prefer="visible"`` keeps steps whose view shows an object (each object's first sighting
-    first, then evenly spaced; D9 found retrieved episodes cut to <= 10 such steps worked);
+    first, then evenly spaced; the prototype, docs/prototype.md, found retrieved episodes cut
+    to <= 10 such steps worked);
     ``"goal"`` keeps the steps that show object type ``goal`` first, then fills up likewise;
     ``"recent"`` keeps the last steps; ``"uniform"`` spaces them evenly. The kept steps need not
     be consecutive: ``positions`` tells where each one was. The action kept with each step is

@@ -1,4 +1,9 @@
-"""``EpisodicMemory``: whole episodes stored compactly, with FAISS indexes over their keys."""
+"""``EpisodicMemory``: whole episodes stored compactly, with FAISS indexes over their keys.
+
+Why one module of this size: ``EpisodicMemory`` is one class (storage in chunks, persistence
+with checksums, key-index upkeep); the key index itself is in :mod:`agents.memory.keys` and
+retrieval in :mod:`agents.memory.retrieval`.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +23,10 @@ from agents.memory.keys import (
     KeyIndex,
     maze_embedding,
 )
-from latent_gridworld.datasets import EpisodeArrays, FileFormatError, read_arrays, write_arrays
+from latent_gridworld.arrays import EpisodeArrays, read_arrays, write_arrays
 from latent_gridworld.episode import Episode
 from latent_gridworld.fileio import check_output_path
+from latent_gridworld.integrity import FileFormatError
 
 MEMORY_FORMAT = "latent-gridworld-memory"
 MEMORY_VERSION = 1
@@ -170,6 +176,16 @@ class EpisodicMemory:
     def built_index(self) -> str:
         """FAISS index type now in use for the key index (``flat``, ``ivf`` or ``hnsw``)."""
         return self._keys.built_kind or "flat"
+
+    @property
+    def ivf_lists(self) -> tuple[int, int] | None:
+        """``(nlist, nprobe)`` of the IVF key index: lists in all, lists a search scans.
+
+        ``None`` unless IVF is in use. With ``IndexParams(nprobe=None)`` the lists scanned
+        follow the store's size (about ``ivf_scan`` keys per search).
+        """
+        self._flush()
+        return self._keys.ivf_lists
 
     def nbytes(self) -> dict[str, int]:
         """Bytes held: ``episodes``, ``keys`` (with the key index), ``oracle`` and ``total``."""

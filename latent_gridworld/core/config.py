@@ -20,7 +20,8 @@ class WorldConfig:
 
     Attributes:
         size: Side of the square grid, border walls included; odd, at least 5. Default 13 (ours:
-            D9 measured that on 9x9 mazes a third of latent tasks show the goal at the start).
+            the prototype, docs/prototype.md, measured that on 9x9 mazes a third of latent
+            tasks show the goal at the start).
         n_mazes: Mazes in the training pool (ids ``0 .. n_mazes - 1``).
         n_new_mazes: Held-out mazes of the ``new_maze`` split (ids ``n_mazes ..
             n_mazes + n_new_mazes - 1``). Any larger id is a valid maze too, generated on demand:

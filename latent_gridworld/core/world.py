@@ -3,6 +3,12 @@
 A :class:`Maze` carries precomputed lookup tables (the view from every cell, the objects visible
 from every cell, the distance to every object from every cell), so a step is a handful of array
 lookups, the expert is a table read, and the batched vector env can gather from the same tables.
+
+Why one module of this size: the maze's lookup tables, the task sampler, the episode state and
+the step are the world's rules, read together; the tables exist for the step, and splitting
+them apart would separate each table from the only code that reads it. Maze generation
+(:mod:`~latent_gridworld.core.maze`) and reset options (:mod:`~latent_gridworld.core.tasks`)
+are already apart.
 """
 
 from __future__ import annotations
@@ -222,8 +228,8 @@ def build_maze(config: WorldConfig, maze_id: int, placement: int = 0) -> Maze:
     """The maze ``maze_id`` of ``config``'s pool (cached; pure function of its arguments).
 
     ``placement`` > 0 moves the objects to other cells of the same walls: training data in
-    which a maze's layout alone does not tell where things are (D9: with fixed placements a
-    sequence model memorises pool mazes and ignores retrieved episodes there).
+    which a maze's layout alone does not tell where things are (docs/prototype.md: with fixed
+    placements a sequence model memorises pool mazes and ignores retrieved episodes there).
     """
     for name, value in (("maze", maze_id), ("placement", placement)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
