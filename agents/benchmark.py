@@ -48,20 +48,13 @@ from typing import Any
 
 import numpy as np
 
+from agents.reference import ReferencePolicy
 from latent_gridworld.registration import WORLD_V1
 
 SPLITS = ("train", "explicit", "latent", "new_maze")
 # the memoryless floor (the strongest searchers) and the told-cell ceiling: a latent number is
 # read against them, measured on the same tasks in the same run
-REFERENCES = (
-    "random",
-    "visible_at_start",
-    "wander_then_path",
-    "search_then_path",
-    "frontier",
-    "placement_informed",
-    "told_cell",
-)
+REFERENCES = ReferencePolicy.TABLE_MODES
 TIGHT_SLACK = 4  # the tight success budget: shortest path + 4 steps
 
 
