@@ -156,7 +156,8 @@ _FIELD_KINDS: dict[str, str] = {
 }
 
 
-def _is_int(v: object) -> bool:
+def is_int(v: object) -> bool:
+    """A Python or numpy integer that is not a bool (``True`` is an ``int`` to Python)."""
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
@@ -173,14 +174,14 @@ def _normalised(kind: str, v: object) -> object:
     if kind in (_OPT_INT, _OPT_FLOAT) and v is None:
         return None
     if kind in (_INT, _OPT_INT):
-        return int(v) if _is_int(v) else _WRONG  # type: ignore[call-overload]
+        return int(v) if is_int(v) else _WRONG  # type: ignore[call-overload]
     if kind in (_FLOAT, _OPT_FLOAT):
         return float(v) if _is_number(v) else _WRONG  # type: ignore[arg-type]
     if kind == _BOOL:
         return bool(v) if isinstance(v, (bool, np.bool_)) else _WRONG
     if kind == _STR:
         return v if isinstance(v, str) else _WRONG
-    if isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(x) for x in v):
+    if isinstance(v, (tuple, list)) and len(v) == 2 and all(is_int(x) for x in v):
         return (int(v[0]), int(v[1]))
     return _WRONG
 

@@ -16,15 +16,11 @@ from typing import Any
 import numpy as np
 
 from latent_gridworld.core import world
-from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.core.config import WorldConfig, is_int
 from latent_gridworld.core.constants import OBJECT_LETTERS, SPLITS
 
 RESET_OPTIONS = ("maze", "goal", "start", "icl", "split", "placement")
 _TASK_OPTIONS = frozenset(RESET_OPTIONS) - {"split"}
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def check_options(options: object) -> dict[str, Any]:
@@ -53,7 +49,7 @@ def check_options(options: object) -> dict[str, Any]:
         )
     out = dict(options)
     for name in ("maze", "placement"):
-        if name in out and (not _is_int(out[name]) or out[name] < 0):
+        if name in out and (not is_int(out[name]) or out[name] < 0):
             raise ValueError(
                 f"options[{name!r}] must be a non-negative integer id, got {out[name]!r}"
             )
@@ -66,7 +62,7 @@ def check_options(options: object) -> dict[str, Any]:
         if (
             isinstance(start, (str, bytes))
             or np.shape(start) != (2,)
-            or not all(_is_int(x) for x in start)
+            or not all(is_int(x) for x in start)
         ):
             raise ValueError(
                 f"options['start'] must be a (row, col) pair of integers, got {start!r}"
@@ -82,7 +78,7 @@ def parse_goal(goal: Any, n_object_types: int) -> int:
                 f"unknown goal {goal!r}; valid letters: {OBJECT_LETTERS[:n_object_types]}"
             )
         return OBJECT_LETTERS.index(goal.upper())
-    if not _is_int(goal):
+    if not is_int(goal):
         raise ValueError(f"goal must be an object type (int or letter), got {goal!r}")
     if not 0 <= goal < n_object_types:
         raise ValueError(f"unknown goal {goal}; object types are 0..{n_object_types - 1}")
