@@ -126,34 +126,57 @@ def generate_radial(
             validated by :class:`~latent_gridworld.core.config.WorldConfig` so that this should
             not happen; a layout that is tight but valid is retried, not rejected).
     """
+    lo = size // 2 - room_size // 2
+    hi = lo + room_size - 1
+    drawn = int(rng.integers(n_arms[0], n_arms[1] + 1))  # drawn once: retries keep the count
+    # a count that does not fit in _TRIES_PER_MAZE tries falls back to one arm fewer, down to
+    # the minimum: every maze stays within ``n_arms`` and tight parameters never fail one maze
+    for want in range(drawn, n_arms[0] - 1, -1):
+        for _ in range(_TRIES_PER_MAZE):
+            arms = layout_once(size, room_size, want, arm_length, view_size, rng)
+            if arms is not None:
+                walls = np.ones((size, size), dtype=bool)
+                for arm in arms:
+                    walls[arm[:, 0], arm[:, 1]] = False
+                walls[lo : hi + 1, lo : hi + 1] = False
+                return walls, arms
+    raise RuntimeError(
+        f"no radial maze with {n_arms[0]} arms of {arm_length} cells found in "
+        f"{_TRIES_PER_MAZE} tries on a {size}x{size} grid with a {room_size}x{room_size} room "
+        f"and private ends for view {view_size}; use fewer or shorter arms, a larger grid or a "
+        "smaller view"
+    )
+
+
+def layout_once(
+    size: int,
+    room_size: int,
+    want: int,
+    arm_length: tuple[int, int],
+    view_size: int,
+    rng: np.random.Generator,
+) -> list[np.ndarray] | None:
+    """One try at laying out ``want`` arms (see :func:`generate_radial`); None if it failed."""
     half = view_size // 2
     lo = size // 2 - room_size // 2
     hi = lo + room_size - 1
     exits = _room_exits(lo, hi)
-    want = int(rng.integers(n_arms[0], n_arms[1] + 1))  # drawn once: retries keep the count
-    for _ in range(_TRIES_PER_MAZE):
-        owner = np.full((size, size), _WALL, dtype=np.int64)  # arm k's cells hold k
-        owner[lo : hi + 1, lo : hi + 1] = _ROOM
-        arms: list[np.ndarray] = []
-        # arms at the ends of a wall fan out first; the middle ones go straight out between
-        order = sorted(rng.permutation(len(exits)), key=lambda e: exits[e][2] == 0)
-        for e in order:
-            if len(arms) == want:
-                break
-            first, outward, side = exits[e]
-            length = int(rng.integers(arm_length[0], arm_length[1] + 1))
-            path = _grow_arm(owner, first, outward, side, length, half, rng)
-            if path is not None:
-                for r, c in path:
-                    owner[r, c] = len(arms)
-                arms.append(np.array(path, dtype=np.int64))
+    owner = np.full((size, size), _WALL, dtype=np.int64)  # arm k's cells hold k
+    owner[lo : hi + 1, lo : hi + 1] = _ROOM
+    arms: list[np.ndarray] = []
+    # arms at the ends of a wall fan out first; the middle ones go straight out between
+    order = sorted(rng.permutation(len(exits)), key=lambda e: exits[e][2] == 0)
+    for e in order:
         if len(arms) == want:
-            return owner <= _WALL, arms
-    raise RuntimeError(
-        f"no radial maze with {want} arms of {arm_length} cells found in {_TRIES_PER_MAZE} tries "
-        f"on a {size}x{size} grid with a {room_size}x{room_size} room and private ends for view "
-        f"{view_size}; use fewer or shorter arms, a larger grid or a smaller view"
-    )
+            break
+        first, outward, side = exits[e]
+        length = int(rng.integers(arm_length[0], arm_length[1] + 1))
+        path = _grow_arm(owner, first, outward, side, length, half, rng)
+        if path is not None:
+            for r, c in path:
+                owner[r, c] = len(arms)
+            arms.append(np.array(path, dtype=np.int64))
+    return arms if len(arms) == want else None
 
 
 def _room_exits(lo: int, hi: int) -> list[tuple[tuple[int, int], tuple[int, int], int]]:
