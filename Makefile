@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# the pinned CPU build first: any other torch requirement would pull a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[render,agents,dev,bench]'
+	$(PIP) install -q torch==2.13.0 -e '.[render,agents,dev,bench,clients]'
 	touch $(STAMP)
 
 $(RAY_STAMP): pyproject.toml
