@@ -1,6 +1,6 @@
 """Train a retrieval PPO agent on the pixel env in a few lines, then evaluate it on every split.
 
-    python examples/train_ppo_retrieval.py              # world v1, 20k steps: ~15 s on one core
+    python examples/train_ppo_retrieval.py              # world v1, 20k steps: under a minute
     python examples/train_ppo_retrieval.py --steps 150000 --retrieval none
     python examples/train_ppo_retrieval.py --preset v0-9x9   # the first results' 9x9 world
 

@@ -152,6 +152,8 @@ def test_online_fill_stores_each_finished_episode(memory: EpisodicMemory) -> Non
 
 
 def test_bad_memory_is_rejected_at_construction(memory: EpisodicMemory) -> None:
+    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
+        wrapped(memory, trim="last")
     with pytest.raises(ValueError, match="mode 'oracle' needs an EpisodicMemory"):
         wrapped(None, "oracle")
     with pytest.raises(ValueError, match="fill_online=True needs an EpisodicMemory"):
@@ -387,18 +389,20 @@ def _pair(
         memory,
         spec.mode,
         requery=spec.requery,
+        trim=spec.trim,
     )
     dummy = DummyVecEnv([lambda: make_env(spec, memory) for _ in range(n)])
     return batched, dummy
 
 
-@pytest.mark.parametrize("world", ["v1", "v0_icl"])
+@pytest.mark.parametrize("world", ["v1", "v1_uniform", "v0_icl"])
 def test_batched_retrieval_equals_the_single_env_wrapper(
     memory: EpisodicMemory, world: str
 ) -> None:
-    if world == "v1":
+    if world.startswith("v1"):
         env_world: dict[str, object] = {}
-        env_id, kw = "LatentGridworld/Pixel-v1", {}
+        env_id = "LatentGridworld/Pixel-v1"
+        kw = {"trim": "uniform"} if world == "v1_uniform" else {}
         mem = expert_memory({}, 48, seed=0, env_id=env_id)
     else:  # ICL episodes announce a second goal: the goal_change re-query
         env_world = {**WORLD, "icl_share": 1.0, "tile_size": 8}
@@ -433,7 +437,7 @@ def test_batched_retrieval_equals_the_single_env_wrapper(
                 )
     assert ends > 5
     # one query per reset, plus one per announced second goal with goal_change
-    if world == "v1":
+    if world.startswith("v1"):
         assert batched.timing()["queries"] == 3 + ends
     else:
         assert batched.timing()["queries"] > 3 + ends
@@ -458,6 +462,10 @@ def test_batched_retrieval_rejects_what_it_cannot_serve(memory: EpisodicMemory) 
     base = LatentGridworldSB3VecEnv.from_id("LatentGridworld/Pixel-v0", 2, **WORLD)
     with pytest.raises(ValueError, match="knn needs the episode so far"):
         VecRetrieval(base, memory, "knn")
+    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
+        VecRetrieval(base, memory, trim="last")
+    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
+        VecRetrieval(base, memory, trim="last")
     with pytest.raises(ValueError, match="mode 'oracle' needs an EpisodicMemory"):
         VecRetrieval(base, None, "oracle")
     with pytest.raises(ValueError, match="wrap single envs in agents.rl.RetrievalObservation"):

@@ -155,7 +155,7 @@ class PPOAgent:
                 seen=np.asarray(info["seen_objects"], dtype=bool),
             )
             episodes = self.retriever.retrieve(query, k=spec.k, rng=self.rng)
-        return encode_episodes(episodes, spec.k, spec.steps_per_episode, self.view_size)
+        return encode_episodes(episodes, spec.k, spec.steps_per_episode, self.view_size, spec.trim)
 
 
 def make_agent(context: AgentContext) -> PPOAgent:

@@ -47,6 +47,7 @@ class EnvSpec:
     n_distractors: int = 2
     requery: str = "reset"
     env_id: str = "LatentGridworld/Pixel-v0"
+    trim: str = "visible"
 
     def env_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``gym.make(self.env_id, ...)`` (world + tile size)."""
@@ -96,6 +97,7 @@ def make_env(
         s["mode"],
         k=s["k"],
         steps_per_episode=s["steps_per_episode"],
+        trim=s["trim"],
         n_relevant=s["n_relevant"],
         n_distractors=s["n_distractors"],
         requery=s["requery"],

@@ -121,6 +121,9 @@ class TrainConfig:
             would see no reward; at 200 steps a random walk succeeds 1.4% of the time.
         k: Retrieved episodes per query.
         steps_per_episode: Steps kept per retrieved episode.
+        trim: Which steps are kept: ``visible`` (object sightings first; in v1 none of them is
+            in the hub room, where the latent decision is made) or ``uniform`` (evenly spaced
+            over the whole episode, the path through the hub included).
         n_relevant: Relevant episodes per oracle query.
         n_distractors: Distractor episodes per oracle query.
         requery: ``reset`` or ``goal_change`` (also query when an ICL goal is announced).
@@ -166,6 +169,7 @@ class TrainConfig:
     train_max_steps: int | None = 200
     k: int = 3
     steps_per_episode: int = 8
+    trim: str = "visible"
     n_relevant: int = 1
     n_distractors: int = 2
     requery: str = "reset"
@@ -253,6 +257,7 @@ class TrainConfig:
             n_distractors=self.n_distractors,
             requery=self.requery,
             env_id=self.env_id,
+            trim=self.trim,
         )
 
 
@@ -449,6 +454,7 @@ def build_vec_env(config: TrainConfig, memory: EpisodicMemory) -> tuple[Any, lis
             config.retrieval,
             k=config.k,
             steps_per_episode=config.steps_per_episode,
+            trim=config.trim,
             n_relevant=config.n_relevant,
             n_distractors=config.n_distractors,
             requery=config.requery,

@@ -34,6 +34,7 @@ from agents.rl.wrapper import (
     MEMORY_KEYS,
     REQUERY,
     check_memory_matches,
+    check_trim,
     encode_episodes,
 )
 from latent_gridworld.core.constants import N_CELL_CODES
@@ -56,6 +57,7 @@ class VecRetrieval(VecEnvWrapper):
         requery: ``"reset"`` or ``"goal_change"`` (also query when an ICL goal is announced).
         seed: Seed of the retrieval generators (env ``i`` gets ``seed + i``); ``seed()`` and
             seeded resets re-seed them, as ``RetrievalObservation.reset(seed=...)`` does.
+        trim: Which steps of a retrieved episode are kept (``visible`` or ``uniform``).
 
     Raises:
         ValueError: Unknown mode or requery, no memory for ``oracle``, a memory that does not
@@ -74,6 +76,7 @@ class VecRetrieval(VecEnvWrapper):
         n_distractors: int = 2,
         requery: str = "reset",
         seed: int | None = None,
+        trim: str = "visible",
     ) -> None:
         if not isinstance(venv, LatentGridworldSB3VecEnv):
             raise ValueError(
@@ -89,6 +92,7 @@ class VecRetrieval(VecEnvWrapper):
             )
         if requery not in REQUERY:
             raise ValueError(f"unknown requery {requery!r}; valid: {', '.join(REQUERY)}")
+        check_trim(trim)
         if k < 1 or steps_per_episode < 1:
             raise ValueError(f"k and steps_per_episode must be >= 1, got {k}, {steps_per_episode}")
         config = venv.venv.config
@@ -113,6 +117,7 @@ class VecRetrieval(VecEnvWrapper):
         self.mode = mode
         self.k = k
         self.steps_per_episode = steps_per_episode
+        self.trim = trim
         self.requery = requery
         self.retriever = (
             make_retriever(mode, memory, n_relevant=n_relevant, n_distractors=n_distractors)
@@ -209,7 +214,7 @@ class VecRetrieval(VecEnvWrapper):
         if rows is None:
             assert self.memory is not None
             one = encode_episodes(
-                [self.memory[episode_id]], 1, self.steps_per_episode, self.view_size
+                [self.memory[episode_id]], 1, self.steps_per_episode, self.view_size, self.trim
             )
             rows = self._cache[episode_id] = {key: value.reshape(-1) for key, value in one.items()}
         return rows
