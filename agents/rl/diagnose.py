@@ -14,7 +14,8 @@ Next to each mass it prints the share of retrieved slots of that kind (what unif
 over the valid steps would give), so "reads the relevant episode" means a mass clearly above
 its share. It also measures how much the action distribution depends on the relevant episode:
 the total-variation distance between the policy's action probabilities with the episodes as
-retrieved and with the relevant episode's steps masked out.
+retrieved and with the relevant episode's steps masked out, next to the same distance with one
+distractor episode masked instead (the control).
 
     python -m agents.rl.diagnose runs/rl_v1/oracle_s0 --tasks 200
 """
@@ -60,7 +61,7 @@ def attention_report(run: str | Path, n_tasks: int = 200, seed: int = 0) -> dict
     sums = {when: dict.fromkeys(PARTS, 0.0) for when in ("first", "all")}
     shares = dict.fromkeys(PARTS[1:], 0.0)
     counts = {"first": 0, "all": 0}
-    tv_sum, tv_n, success = 0.0, 0, 0
+    tv_sum, tv_control, tv_n, success = 0.0, 0.0, 0, 0
     for i in range(n_tasks):
         env = make_env(world, "latent")
         obs, info = env.reset(seed=(1000 + seed) * 100_003 + i)
@@ -87,6 +88,11 @@ def attention_report(run: str | Path, n_tasks: int = 200, seed: int = 0) -> dict
         masked = {key: value.copy() for key, value in mem.items()}
         rel_rows = np.isin(kind, ("relevant_goal", "relevant_other"))
         masked["mem_mask"][rel_rows] = 0
+        # the control: the same with one distractor episode masked instead
+        control = {key: value.copy() for key, value in mem.items()}
+        dis_eps = [j for j in range(len(ids)) if kind[j, 0] == "distractor"]
+        if dis_eps:
+            control["mem_mask"][dis_eps[0]] = 0
         flat_kind = kind.reshape(-1)
         agent._memory_obs = {0: mem}
         agent._stepper = PolicyStepper(model, 1, agent.deterministic)
@@ -98,13 +104,12 @@ def attention_report(run: str | Path, n_tasks: int = 200, seed: int = 0) -> dict
             with torch.no_grad():
                 pre = preprocess_obs(tensor, space)
                 w = extractor.attention_weights(pre)[0].numpy()
-                if rel_rows.any():
-                    o2 = agent.observation(obs, masked)
-                    b2 = {key: np.asarray(value)[None] for key, value in o2.items()}
-                    p1 = model.policy.get_distribution(tensor).distribution.probs[0].numpy()
-                    t2, _ = model.policy.obs_to_tensor(b2)
-                    p2 = model.policy.get_distribution(t2).distribution.probs[0].numpy()
+                if rel_rows.any() and dis_eps:
+                    p1 = _probs(model, tensor)
+                    p2 = _probs(model, model.policy.obs_to_tensor(_batch(agent, obs, masked))[0])
+                    p3 = _probs(model, model.policy.obs_to_tensor(_batch(agent, obs, control))[0])
                     tv_sum += 0.5 * float(np.abs(p1 - p2).sum())
+                    tv_control += 0.5 * float(np.abs(p1 - p3).sum())
                     tv_n += 1
             mass = {"null": float(w[0])}
             for part in PARTS[1:]:
@@ -126,8 +131,17 @@ def attention_report(run: str | Path, n_tasks: int = 200, seed: int = 0) -> dict
         "attention_all_steps": {p: sums["all"][p] / counts["all"] for p in PARTS},
         "slot_share": {p: shares[p] / n_tasks for p in shares},
         "tv_relevant_masked": tv_sum / max(tv_n, 1),
+        "tv_one_distractor_masked": tv_control / max(tv_n, 1),
         "steps": counts["all"],
     }
+
+
+def _batch(agent: PPOAgent, obs: dict[str, Any], mem: dict[str, np.ndarray]) -> dict[str, Any]:
+    return {key: np.asarray(value)[None] for key, value in agent.observation(obs, mem).items()}
+
+
+def _probs(model: Any, tensor: Any) -> np.ndarray:
+    return np.asarray(model.policy.get_distribution(tensor).distribution.probs[0].numpy())
 
 
 def main(argv: Sequence[str] | None = None) -> None:
