@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,6 +156,7 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], png: Path) -> None:
     panels = (*splits, "rollout")
     titles = {"rollout": "training envs (their step limit)"}
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.2), sharey=True)
+    top = 0.0
     for mode, results in sorted(runs.items()):
         curves = [r["curves"] for r in results if r["curves"]]
         if not curves:
@@ -169,15 +171,21 @@ def plot_curves(runs: dict[str, list[dict[str, Any]]], png: Path) -> None:
             if any(key not in c for c in curves):
                 continue
             y = np.stack([c[key][:n] for c in curves])
-            mean = np.nanmean(y, axis=0)
+            if np.isnan(y).all():
+                continue
+            with warnings.catch_warnings():  # the first evaluation has no rollout yet (NaN)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = np.nanmean(y, axis=0)
+            top = max(top, float(np.nanmax(y)))
             se = y.std(axis=0, ddof=1) / np.sqrt(len(y)) if len(y) > 1 else np.zeros_like(mean)
             ax.plot(x, mean, label=label, linestyle="--" if unfinished else "-")
             ax.fill_between(x, mean - se, mean + se, alpha=0.25)
             ax.set_title(titles.get(split, f"{split} (env budget)"))
             ax.set_xlabel("env steps")
     axes[0].set_ylabel("success rate")
-    axes[0].set_ylim(0, 1)
-    axes[-1].legend(loc="lower right")
+    # near-zero curves would be flat lines on a 0-1 axis: zoom in when nothing is above 0.5
+    axes[0].set_ylim(0, 1 if top > 0.5 else max(0.1, 1.3 * top))
+    axes[0].legend(loc="upper left", fontsize="small")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)
