@@ -1,7 +1,8 @@
 """Train a retrieval PPO agent on the pixel env in a few lines, then evaluate it on every split.
 
-    python examples/train_ppo_retrieval.py              # ~20k steps: a few minutes on one core
+    python examples/train_ppo_retrieval.py              # world v1, 20k steps: under a minute
     python examples/train_ppo_retrieval.py --steps 150000 --retrieval none
+    python examples/train_ppo_retrieval.py --preset v0-9x9   # the first results' 9x9 world
 
 The run folder (``runs/example/<retrieval>_s0``) holds TensorBoard curves, the checkpoint
 (watch it with ``examples/watch_ppo.py``) and ``results.json``.
@@ -13,10 +14,12 @@ from agents.rl.train import TrainConfig, train
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=20_000)
-parser.add_argument("--retrieval", default="oracle", help="oracle, knn or none")
+parser.add_argument("--retrieval", default="oracle", help="oracle or none (knn: vec_env dummy)")
+parser.add_argument("--preset", default="v1", help="v1 (radial-arm mazes) or v0-9x9")
 args = parser.parse_args()
 
-config = TrainConfig(
+config = TrainConfig.from_preset(
+    args.preset,
     retrieval=args.retrieval,
     total_timesteps=args.steps,
     eval_every=max(args.steps // 4, 1),

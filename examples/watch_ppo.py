@@ -4,14 +4,15 @@
     SDL_VIDEODRIVER=dummy python examples/watch_ppo.py runs/rl/oracle_s0 --steps 200   # headless
 
 The window shows the whole maze (the agent's view lit, the goal outlined). Each episode's
-outcome is printed; ``--steps`` stops after that many env steps in all.
+outcome is printed; ``--steps`` stops after that many env steps in all. ``RecurrentPPO`` runs
+(``--algo recurrent_ppo``) play with their LSTM state carried through each episode.
 """
 
 import argparse
 
 import numpy as np
 
-from agents.rl.evaluate import load_run, make_env
+from agents.rl.evaluate import PolicyStepper, load_run, make_env
 
 parser = argparse.ArgumentParser()
 parser.add_argument("run", help="a run folder written by agents.rl.train")
@@ -26,10 +27,11 @@ model, spec, memory = load_run(args.run)
 env = make_env(spec, memory, split=args.split, render_mode="human")
 env.unwrapped.metadata = {**env.unwrapped.metadata, "render_fps": args.fps}  # this env only
 obs, info = env.reset(seed=args.seed)
+policy = PolicyStepper(model, 1, deterministic=args.greedy)  # LSTM state, if any, per episode
 episode, steps, successes = 0, 0, 0
 for _ in range(args.steps):
     batch = {key: np.asarray(value)[None] for key, value in obs.items()}
-    action, _ = model.predict(batch, deterministic=args.greedy)
+    action = policy.act([0], batch)
     obs, reward, terminated, truncated, info = env.step(int(action[0]))
     steps += 1
     if terminated or truncated:
@@ -41,5 +43,6 @@ for _ in range(args.steps):
             f"{env.unwrapped.state.steps} steps (shortest {info['optimal_steps']})"
         )
         obs, info = env.reset(seed=args.seed + episode)
+        policy.begin(0)
 print(f"{steps} steps, {episode} episodes, {successes} successes")
 env.close()

@@ -81,6 +81,10 @@ class LatentGridworldSB3VecEnv(VecEnv):
         self.venv = env
         self.info_mode = infos
         self._actions: np.ndarray | None = None
+        # the batched env's latest info (arrays over envs, current episodes: after a same-step
+        # reset, the new episode's): wrappers that need every env's maze/goal/seen objects read
+        # it here without paying for infos="all"
+        self.batched_info: dict[str, Any] = {}
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
 
     @classmethod
@@ -104,6 +108,7 @@ class LatentGridworldSB3VecEnv(VecEnv):
         if any(o != self._options[0] for o in self._options):
             raise ValueError("the batched env applies one options dict to every env")
         obs, info = self.venv.reset(seed=seeds, options=options)
+        self.batched_info = info
         self.reset_infos = _unbatch_info(info, self.num_envs)
         self._reset_seeds()
         self._reset_options()
@@ -122,6 +127,7 @@ class LatentGridworldSB3VecEnv(VecEnv):
             actions = actions[:, 0]
         obs, rewards, terminated, truncated, info = self.venv.step(actions)
         self._actions = None
+        self.batched_info = info
         dones = terminated | truncated
         if self.info_mode == "all":
             infos = _unbatch_info(info, self.num_envs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -151,6 +152,8 @@ def test_online_fill_stores_each_finished_episode(memory: EpisodicMemory) -> Non
 
 
 def test_bad_memory_is_rejected_at_construction(memory: EpisodicMemory) -> None:
+    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
+        wrapped(memory, trim="last")
     with pytest.raises(ValueError, match="mode 'oracle' needs an EpisodicMemory"):
         wrapped(None, "oracle")
     with pytest.raises(ValueError, match="fill_online=True needs an EpisodicMemory"):
@@ -300,15 +303,40 @@ def test_config_rejects_unknown_choices_and_parses_flags() -> None:
     )
 
 
-def test_train_writes_checkpoint_curves_and_results(tmp_path: Path) -> None:
+def test_presets_and_old_configs_give_their_worlds() -> None:
+    v1 = parse_args(["--retrieval", "none"])
+    assert (v1.env_id, v1.world, v1.vec_env, v1.total_timesteps) == (
+        "LatentGridworld/Pixel-v1",
+        {},
+        "batched",
+        2_000_000,
+    )
+    assert v1.env_spec.world_config().maze_family == "radial"
+    v0 = parse_args(["--preset", "v0-9x9", "--total-timesteps", "5000"])
+    assert v0.env_spec.world_config().size == 9 and v0.total_timesteps == 5000
+    assert (v0.tile_size, v0.vec_env, v0.train_max_steps) == (8, "dummy", None)
+    # a config.json written before presets existed names no env id: it is the v0 world
+    old = {f: v for f, v in dataclasses.asdict(v0).items() if f not in ("env_id", "preset")}
+    assert TrainConfig.from_json(json.dumps(old)).env_id == "LatentGridworld/Pixel-v0"
+    with pytest.raises(ValueError, match="unknown preset 'v2'; valid: v1, v0-9x9"):
+        TrainConfig.from_preset("v2")
+    with pytest.raises(ValueError, match="use vec_env='dummy' for knn"):
+        TrainConfig(retrieval="knn")
+
+
+@pytest.mark.parametrize("algo", ["ppo", "recurrent_ppo"])
+def test_train_writes_checkpoint_curves_and_results(tmp_path: Path, algo: str) -> None:
+    if algo == "recurrent_ppo":
+        pytest.importorskip("sb3_contrib")
     config = TrainConfig(
         retrieval="oracle",
+        algo=algo,
         total_timesteps=64,
         n_envs=2,
         n_steps=32,
         batch_size=32,
         n_epochs=1,
-        max_steps=30,
+        train_max_steps=30,
         prefill_episodes=16,
         eval_every=64,
         eval_episodes=2,
@@ -317,7 +345,7 @@ def test_train_writes_checkpoint_curves_and_results(tmp_path: Path) -> None:
         progress_bar=False,
     )
     results = train(config)
-    out = tmp_path / "oracle_s0"
+    out = tmp_path / config.name
     assert (out / "model.zip").exists() and (out / "checkpoint.zip").exists()
     assert any((out / "tb").rglob("events.out.tfevents.*"))
     header = (out / "curves.csv").read_text().splitlines()[0].split(",")
@@ -328,6 +356,11 @@ def test_train_writes_checkpoint_curves_and_results(tmp_path: Path) -> None:
     timing = results["timing"]
     assert timing["steps"] == 64 and 0 < timing["env_share"] < 1
     assert 0 < timing["retrieval_share"] < 1
+    # the checkpoint reloads and plays through the BC benchmark's protocol (LSTM state too)
+    from agents.rl.agent import evaluate_run
+
+    protocol = evaluate_run(out, n_tasks=3)
+    assert protocol["latent"]["n"] == 3 and protocol["latent_distractors_only"]["n"] == 3
     # the final checkpoint carries a whole-file checksum: one flipped byte is refused by name
     data = (out / "model.zip").read_bytes()
     assert data[-TRAILER_LEN:].startswith(MAGIC)
@@ -339,3 +372,104 @@ def test_train_writes_checkpoint_curves_and_results(tmp_path: Path) -> None:
     (out / "model.zip").write_bytes(bytes(damaged))
     with pytest.raises(FileFormatError, match=r"model\.zip is corrupted"):
         load_run(out)
+
+
+# ---------------------------------------------------------------- the batched env
+
+
+def _pair(
+    memory: EpisodicMemory, world: dict[str, object], env_id: str, n: int, **kw: object
+) -> tuple[object, DummyVecEnv]:
+    from agents.rl.vec_wrapper import VecRetrieval
+    from latent_gridworld.sb3 import LatentGridworldSB3VecEnv
+
+    spec = EnvSpec(world=world, env_id=env_id, tile_size=None, **kw)  # type: ignore[arg-type]
+    batched = VecRetrieval(
+        LatentGridworldSB3VecEnv.from_id(env_id, num_envs=n, **world),
+        memory,
+        spec.mode,
+        requery=spec.requery,
+        trim=spec.trim,
+    )
+    dummy = DummyVecEnv([lambda: make_env(spec, memory) for _ in range(n)])
+    return batched, dummy
+
+
+@pytest.mark.parametrize("world", ["v1", "v1_uniform", "v0_icl"])
+def test_batched_retrieval_equals_the_single_env_wrapper(
+    memory: EpisodicMemory, world: str
+) -> None:
+    if world.startswith("v1"):
+        env_world: dict[str, object] = {}
+        env_id = "LatentGridworld/Pixel-v1"
+        kw = {"trim": "uniform"} if world == "v1_uniform" else {}
+        mem = expert_memory({}, 48, seed=0, env_id=env_id)
+    else:  # ICL episodes announce a second goal: the goal_change re-query
+        env_world = {**WORLD, "icl_share": 1.0, "tile_size": 8}
+        env_id, kw, mem = "LatentGridworld/Pixel-v0", {"requery": "goal_change"}, memory
+    batched, dummy = _pair(mem, env_world, env_id, 3, **kw)
+    assert batched.observation_space == dummy.observation_space
+    batched.seed(7)
+    dummy.seed(7)
+    ob, od = batched.reset(), dummy.reset()
+    rng = np.random.default_rng(0)
+    ends = 0
+    for _ in range(150):
+        for key in od:
+            np.testing.assert_array_equal(ob[key], od[key], err_msg=key)
+        assert batched.observation_space.contains({k: v[0] for k, v in ob.items()})
+        # mostly the expert (goals get reached, ICL goals announced), sometimes a random step
+        actions = np.array(
+            [
+                expert_action(e.unwrapped) if rng.random() < 0.8 else rng.integers(4)
+                for e in dummy.envs
+            ]
+        )
+        ob, rb, db, ib = batched.step(actions)
+        od, rd, dd, idd = dummy.step(actions)
+        np.testing.assert_array_equal(db, dd)
+        np.testing.assert_allclose(rb, rd)
+        for i in np.flatnonzero(db):
+            ends += 1
+            for key in od:  # the terminal observation (value bootstrap) carries mem_* too
+                np.testing.assert_array_equal(
+                    ib[i]["terminal_observation"][key], idd[i]["terminal_observation"][key]
+                )
+    assert ends > 5
+    # one query per reset, plus one per announced second goal with goal_change
+    if world.startswith("v1"):
+        assert batched.timing()["queries"] == 3 + ends
+    else:
+        assert batched.timing()["queries"] > 3 + ends
+
+
+def test_batched_retrieval_observations_share_no_memory(memory: EpisodicMemory) -> None:
+    batched, _ = _pair(memory, {**WORLD, "tile_size": 8}, "LatentGridworld/Pixel-v0", 2)
+    batched.seed(0)
+    first = batched.reset()
+    kept = {k: v.copy() for k, v in first.items()}
+    second, *_ = batched.step(np.zeros(2, dtype=np.int64))
+    for key in MEMORY_KEYS:
+        assert not np.shares_memory(first[key], second[key])
+        second[key][:] = 1  # editing one observation leaves the other intact
+        np.testing.assert_array_equal(first[key], kept[key])
+
+
+def test_batched_retrieval_rejects_what_it_cannot_serve(memory: EpisodicMemory) -> None:
+    from agents.rl.vec_wrapper import VecRetrieval
+    from latent_gridworld.sb3 import LatentGridworldSB3VecEnv
+
+    base = LatentGridworldSB3VecEnv.from_id("LatentGridworld/Pixel-v0", 2, **WORLD)
+    with pytest.raises(ValueError, match="knn needs the episode so far"):
+        VecRetrieval(base, memory, "knn")
+    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
+        VecRetrieval(base, memory, trim="last")
+    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
+        VecRetrieval(base, memory, trim="last")
+    with pytest.raises(ValueError, match="mode 'oracle' needs an EpisodicMemory"):
+        VecRetrieval(base, None, "oracle")
+    with pytest.raises(ValueError, match="wrap single envs in agents.rl.RetrievalObservation"):
+        VecRetrieval(DummyVecEnv([lambda: wrapped(memory)]), memory)  # type: ignore[arg-type]
+    v1 = LatentGridworldSB3VecEnv.from_id("LatentGridworld/Pixel-v1", 2)
+    with pytest.raises(ValueError, match="memory episodes have 5x5 views but the env observes 3x3"):
+        VecRetrieval(v1, memory)

@@ -32,7 +32,7 @@ import numpy as np
 
 from agents.memory import EpisodicMemory, RetrievalQuery, make_retriever
 from agents.protocol import AgentContext
-from agents.rl.evaluate import EVAL_SPLITS, EnvSpec, load_run
+from agents.rl.evaluate import EVAL_SPLITS, EnvSpec, PolicyStepper, load_run
 from agents.rl.wrapper import encode_episodes
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ASCII_TO_CODE
@@ -74,7 +74,7 @@ class PPOAgent:
             )
         self.model = model
         self.spec = spec
-        self.world = WorldConfig(**spec.world)
+        self.world = spec.world_config()
         self.view_size = self.world.observed_size
         self.retriever = (
             make_retriever(
@@ -89,6 +89,7 @@ class PPOAgent:
         self.rng = np.random.default_rng(seed)
         self.deterministic = deterministic
         self._memory_obs: dict[int, dict[str, np.ndarray]] = {}
+        self._stepper: PolicyStepper | None = None
         import torch
 
         torch.manual_seed(seed)
@@ -111,6 +112,7 @@ class PPOAgent:
     ) -> None:
         """Retrieve for every slot's task."""
         self._memory_obs = {slot: self._retrieve(info) for slot, info in enumerate(infos)}
+        self._stepper = PolicyStepper(self.model, len(infos), self.deterministic)
 
     def act_batch(
         self,
@@ -121,8 +123,8 @@ class PPOAgent:
         """Actions for the running ``slots``."""
         batch = [self.observation(o, self._memory_obs[s]) for s, o in zip(slots, observations)]
         stacked = {key: np.stack([b[key] for b in batch]) for key in batch[0]}
-        actions, _ = self.model.predict(stacked, deterministic=self.deterministic)
-        return np.asarray(actions).reshape(-1)
+        assert self._stepper is not None, "call reset_batch() first"
+        return self._stepper.act(list(slots), stacked)
 
     def reset(self, obs: dict[str, Any], info: dict[str, Any]) -> None:
         """One-episode form of :meth:`reset_batch`."""
@@ -137,7 +139,7 @@ class PPOAgent:
         v = self.view_size
         codes = ASCII_TO_CODE[np.asarray(obs["view"], dtype=np.uint8)].reshape(v, v)
         out: dict[str, Any] = {
-            "image": codes_to_image(codes, self.spec.tile_size),
+            "image": codes_to_image(codes, self.spec.resolved_tile_size),
             "goal": np.int64(obs["goal"]),
         }
         out.update({key: value.ravel() for key, value in memory_obs.items()})
@@ -153,7 +155,7 @@ class PPOAgent:
                 seen=np.asarray(info["seen_objects"], dtype=bool),
             )
             episodes = self.retriever.retrieve(query, k=spec.k, rng=self.rng)
-        return encode_episodes(episodes, spec.k, spec.steps_per_episode, self.view_size)
+        return encode_episodes(episodes, spec.k, spec.steps_per_episode, self.view_size, spec.trim)
 
 
 def make_agent(context: AgentContext) -> PPOAgent:
@@ -179,7 +181,7 @@ def evaluate_run(run: str | Path, n_tasks: int, seed: int = 0) -> dict[str, Any]
     from agents.bc.evaluate import evaluate_agent
 
     model, spec, memory = load_run(run)
-    world = WorldConfig(**spec.world)
+    world = spec.world_config()
     agents = {"agent": PPOAgent(model, spec, memory, seed=seed)}
     if spec.mode == "oracle":
         agents["distractors_only"] = PPOAgent(

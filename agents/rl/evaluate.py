@@ -12,7 +12,6 @@ that on 9x9 mazes a third of latent tasks are of this kind.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 
 from agents.memory import EpisodicMemory
 from agents.rl.wrapper import RetrievalObservation
+from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.episode import record_episode
 from latent_gridworld.expert import expert_action
 from latent_gridworld.integrity import verify, warn_unsealed
@@ -32,16 +32,43 @@ EVAL_SPLITS: tuple[str, ...] = ("train", "explicit", "latent", "new_maze")
 
 @dataclass(frozen=True)
 class EnvSpec:
-    """What :func:`make_env` needs: world kwargs, pixel settings and retrieval settings."""
+    """What :func:`make_env` needs: env id, world kwargs, pixel settings, retrieval settings.
+
+    ``world`` holds only the fields that differ from the id's registered kwargs, and
+    ``tile_size=None`` keeps the id's tile size (12 px for ``Pixel-v1``).
+    """
 
     world: dict[str, Any]
-    tile_size: int = 8
+    tile_size: int | None = 8
     mode: str = "oracle"
     k: int = 3
     steps_per_episode: int = 8
     n_relevant: int = 1
     n_distractors: int = 2
     requery: str = "reset"
+    env_id: str = "LatentGridworld/Pixel-v0"
+    trim: str = "visible"
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``gym.make(self.env_id, ...)`` (world + tile size)."""
+        kwargs = dict(self.world)
+        if self.tile_size is not None:
+            kwargs["tile_size"] = self.tile_size
+        return kwargs
+
+    def world_config(self) -> WorldConfig:
+        """The full :class:`WorldConfig` of this spec (the id's kwargs, then ``world``)."""
+        registered = dict(gym.spec(self.env_id).kwargs)
+        merged = {**registered, **self.world}
+        fields = WorldConfig.__dataclass_fields__
+        return WorldConfig(**{k: v for k, v in merged.items() if k in fields})
+
+    @property
+    def resolved_tile_size(self) -> int:
+        """The tile size in pixels the env renders with."""
+        if self.tile_size is not None:
+            return int(self.tile_size)
+        return int(gym.spec(self.env_id).kwargs.get("tile_size", 8))
 
 
 def make_env(
@@ -54,24 +81,23 @@ def make_env(
     render_mode: str | None = None,
     **overrides: Any,
 ) -> RetrievalObservation:
-    """A ``LatentGridworld/Pixel-v0`` env of ``split`` wrapped in :class:`RetrievalObservation`.
+    """A ``spec.env_id`` pixel env of ``split`` wrapped in :class:`RetrievalObservation`.
 
     ``overrides`` replace fields of ``spec`` (e.g. ``n_relevant=0`` for the distractor-only
     control).
     """
     s = {**spec.__dict__, **overrides}
-    env = gym.make(
-        "LatentGridworld/Pixel-v0",
-        tile_size=s["tile_size"],
-        render_mode=render_mode,
-        **{**s["world"], "split": split},
-    )
+    kwargs = dict(s["world"])
+    if s["tile_size"] is not None:
+        kwargs["tile_size"] = s["tile_size"]
+    env = gym.make(s["env_id"], render_mode=render_mode, **{**kwargs, "split": split})
     return RetrievalObservation(
         env,
         memory,
         s["mode"],
         k=s["k"],
         steps_per_episode=s["steps_per_episode"],
+        trim=s["trim"],
         n_relevant=s["n_relevant"],
         n_distractors=s["n_distractors"],
         requery=s["requery"],
@@ -81,13 +107,17 @@ def make_env(
 
 
 def expert_memory(
-    world: dict[str, Any], n_episodes: int, seed: int, split: str = "train"
+    world: dict[str, Any],
+    n_episodes: int,
+    seed: int,
+    split: str = "train",
+    env_id: str = "LatentGridworld/Pixel-v0",
 ) -> EpisodicMemory:
     """A memory prefilled with ``n_episodes`` shortest-path expert episodes of ``split``.
 
     Episode ``i`` is ``reset(seed=seed + i)``: the same memory for the same arguments.
     """
-    env = gym.make("LatentGridworld/Pixel-v0", **{**world, "split": split})
+    env = gym.make(env_id, **{**world, "split": split})
     memory = EpisodicMemory(n_object_types=int(env.unwrapped.config.n_object_types))  # type: ignore[attr-defined]
     memory.extend(
         [
@@ -108,9 +138,7 @@ def load_run(path: str | Path, device: str = "cpu") -> tuple[Any, EnvSpec, Episo
         FileNotFoundError: ``path`` holds no ``model.zip`` or ``config.json``.
         FileFormatError: ``model.zip`` is corrupted (its whole-file checksum does not match).
     """
-    from stable_baselines3 import PPO
-
-    from agents.rl.train import TrainConfig
+    from agents.rl.train import TrainConfig, algorithm_class
 
     run = Path(path)
     missing = [name for name in ("model.zip", "config.json") if not (run / name).exists()]
@@ -119,10 +147,10 @@ def load_run(path: str | Path, device: str = "cpu") -> tuple[Any, EnvSpec, Episo
             f"{run} is not a finished PPO run (missing {', '.join(missing)}); train one with "
             "python -m agents.rl.train"
         )
-    config = TrainConfig(**json.loads((run / "config.json").read_text()))
+    config = TrainConfig.from_json((run / "config.json").read_text())
     if not verify(run / "model.zip", allow_unsealed=True):
         warn_unsealed(run / "model.zip")  # a run saved before checksums
-    model = PPO.load(run / "model.zip", device=device)
+    model = algorithm_class(config.algo).load(run / "model.zip", device=device)
     memory = None
     if config.retrieval != "none" and (run / "memory.npz").exists():
         memory = EpisodicMemory.load(run / "memory.npz")
@@ -131,6 +159,52 @@ def load_run(path: str | Path, device: str = "cpu") -> tuple[Any, EnvSpec, Episo
 
         memory = build_memory(config)  # runs saved before memory.npz existed
     return model, config.env_spec, memory
+
+
+def is_recurrent(model: Any) -> bool:
+    """Whether ``model`` is an sb3-contrib ``RecurrentPPO`` (its ``predict`` takes LSTM state)."""
+    return hasattr(getattr(model, "policy", None), "lstm_hidden_state_shape")
+
+
+class PolicyStepper:
+    """``model.predict`` for any subset of ``n_slots`` episodes run side by side.
+
+    A feed-forward policy is called as is. A recurrent one (``RecurrentPPO``) keeps one LSTM
+    state per slot, reset by :meth:`begin` when a slot starts an episode, so episodes that run
+    in parallel and finish at different times never share or leak memory.
+    """
+
+    def __init__(self, model: Any, n_slots: int, deterministic: bool = False) -> None:
+        self.model = model
+        self.deterministic = deterministic
+        self.recurrent = is_recurrent(model)
+        self.starts = np.ones(n_slots, dtype=bool)
+        self.state: tuple[np.ndarray, np.ndarray] | None = None
+        if self.recurrent:
+            layers, _, hidden = model.policy.lstm_hidden_state_shape
+            zeros = np.zeros((layers, n_slots, hidden), dtype=np.float32)
+            self.state = (zeros, zeros.copy())
+
+    def begin(self, slot: int) -> None:
+        """Slot ``slot`` starts a new episode (a recurrent policy forgets its state there)."""
+        self.starts[slot] = True
+
+    def act(self, slots: Sequence[int], batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Actions for ``slots`` (the rows of ``batch``, in that order)."""
+        if self.state is None:
+            actions, _ = self.model.predict(batch, deterministic=self.deterministic)
+            return np.asarray(actions).reshape(-1)
+        idx = np.asarray(slots, dtype=np.int64)
+        h, c = self.state
+        actions, (h_new, c_new) = self.model.predict(
+            batch,
+            state=(h[:, idx], c[:, idx]),
+            episode_start=self.starts[idx],
+            deterministic=self.deterministic,
+        )
+        h[:, idx], c[:, idx] = h_new, c_new
+        self.starts[idx] = False
+        return np.asarray(actions).reshape(-1)
 
 
 def _stack(observations: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
@@ -160,6 +234,7 @@ def evaluate(
         make_env(spec, memory, split=split, **overrides) for _ in range(min(n_parallel, n_episodes))
     ]
     next_episode = 0
+    stepper = PolicyStepper(model, len(envs), deterministic)
     obs: list[dict[str, Any] | None] = [None] * len(envs)
     trivial: list[bool] = [False] * len(envs)
     results: list[tuple[bool, float, int, bool]] = []
@@ -168,6 +243,7 @@ def evaluate(
         nonlocal next_episode
         o, info = envs[j].reset(seed=eval_seed + next_episode)
         next_episode += 1
+        stepper.begin(j)
         obs[j] = o
         trivial[j] = bool(np.asarray(info["visible_objects"])[int(info["goal_type"])])
 
@@ -176,9 +252,9 @@ def evaluate(
     active = list(range(len(envs)))
     while active:
         batch = _stack([obs[j] for j in active])  # type: ignore[misc]
-        actions, _ = model.predict(batch, deterministic=deterministic)
+        actions = stepper.act(active, batch)
         still = []
-        for j, action in zip(active, np.asarray(actions).reshape(-1)):
+        for j, action in zip(active, actions):
             o, _, terminated, truncated, info = envs[j].step(int(action))
             obs[j] = o
             if terminated or truncated:

@@ -113,21 +113,43 @@ class RetrievalExtractor(BaseFeaturesExtractor):
         return torch.as_tensor(self.trunk(self.tile_conv(image)))
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:  # noqa: D102
+        view, goal, read, _ = self._parts(observations)
+        return torch.as_tensor(self.out(torch.cat([view, goal, read], dim=-1)))
+
+    def attention_weights(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``(B, 1 + k * L)`` attention of the current state over [null slot, retrieved steps].
+
+        Averaged over heads; masked slots get 0. A diagnostic: it shows where the policy reads.
+        """
+        return self._parts(observations, weights=True)[3]
+
+    def _parts(
+        self, observations: dict[str, torch.Tensor], weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         view = self.encode_image(observations["image"])
         batch = view.shape[0]
         # SB3 one-hot encodes Discrete keys; the rollout buffer adds a singleton axis
         goal = self.goal_embed(observations["goal"].float().reshape(batch, -1))
+        q = self.query(torch.cat([view, goal], dim=-1)).unsqueeze(1)
+        valid = observations["mem_mask"].reshape(batch, -1) > 0.5
+        null = self.null_key.expand(batch, -1, -1)
+        if not bool(valid.any()) and not weights:
+            # nothing retrieved in the whole batch (the baseline): every query reads the null
+            # slot alone, exactly what attending over it plus masked steps gives; skip encoding
+            read, _ = self.attention(q, null, null, need_weights=False)
+            return view, goal, read.squeeze(1), torch.zeros(0)
         codes = observations["mem_views"].reshape(-1, self.view, self.view)
         steps = self.encode_codes(codes).reshape(batch, self.n_steps, -1)
         actions = observations["mem_actions"].reshape(batch, -1).long()
         goals = observations["mem_goals"].reshape(batch, -1).long()
         steps = steps + self.mem_action(actions) + self.mem_goal(goals) + self.mem_slot
-        keys = torch.cat([self.null_key.expand(batch, -1, -1), steps], dim=1)
-        valid = observations["mem_mask"].reshape(batch, -1) > 0.5
+        keys = torch.cat([null, steps], dim=1)
         pad = torch.cat([torch.zeros_like(valid[:, :1]), ~valid], dim=1)  # null slot never masked
-        q = self.query(torch.cat([view, goal], dim=-1)).unsqueeze(1)
-        read, _ = self.attention(q, keys, keys, key_padding_mask=pad, need_weights=False)
-        return torch.as_tensor(self.out(torch.cat([view, goal, read.squeeze(1)], dim=-1)))
+        read, attn = self.attention(
+            q, keys, keys, key_padding_mask=pad, need_weights=weights, average_attn_weights=True
+        )
+        attn_out = attn.squeeze(1) if attn is not None else torch.zeros(0)
+        return view, goal, read.squeeze(1), attn_out
 
 
 def policy_kwargs(**extractor_kwargs: Any) -> dict[str, Any]:

@@ -47,6 +47,7 @@ RetrievalMode = Literal["oracle", "knn", "none"]
 MODES: tuple[str, ...] = ("oracle", "knn", "none")
 REQUERY: tuple[str, ...] = ("reset", "goal_change")
 MEMORY_KEYS: tuple[str, ...] = ("mem_views", "mem_actions", "mem_goals", "mem_mask")
+TRIMS: tuple[str, ...] = ("visible", "uniform")
 END_ACTION = N_ACTIONS  # the action slot of an episode's last view (no action taken there)
 
 
@@ -92,6 +93,7 @@ class RetrievalObservation(
         fill_online: bool = False,
         featurizer: Featurizer | None = None,
         seed: int | None = None,
+        trim: str = "visible",
     ) -> None:
         # recorded so that env.spec can re-create the wrapped env (Gymnasium's checker does)
         gym.utils.RecordConstructorArgs.__init__(
@@ -106,12 +108,14 @@ class RetrievalObservation(
             fill_online=fill_online,
             featurizer=featurizer,
             seed=seed,
+            trim=trim,
         )
         gym.Wrapper.__init__(self, env)
         if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
         if requery not in REQUERY:
             raise ValueError(f"unknown requery {requery!r}; valid: {', '.join(REQUERY)}")
+        check_trim(trim)
         if k < 1 or steps_per_episode < 1:
             raise ValueError(f"k and steps_per_episode must be >= 1, got {k}, {steps_per_episode}")
         base = env.unwrapped
@@ -138,6 +142,7 @@ class RetrievalObservation(
         self.mode = mode
         self.k = k
         self.steps_per_episode = steps_per_episode
+        self.trim = trim
         self.requery = requery
         self.fill_online = fill_online
         self.retriever = (
@@ -283,16 +288,28 @@ class RetrievalObservation(
 
     def encode(self, episodes: Sequence[Episode]) -> dict[str, np.ndarray]:
         """Shaped ``mem_*`` arrays for up to ``k`` ``episodes``, each trimmed to ``L`` steps."""
-        return encode_episodes(episodes, self.k, self.steps_per_episode, self.view_size)
+        return encode_episodes(episodes, self.k, self.steps_per_episode, self.view_size, self.trim)
+
+
+def check_trim(trim: str) -> None:
+    """Raise ``ValueError`` unless ``trim`` is a :func:`agents.memory.trim_steps` mode we use."""
+    if trim not in TRIMS:
+        raise ValueError(f"unknown trim {trim!r}; valid: {', '.join(TRIMS)}")
 
 
 def encode_episodes(
-    episodes: Sequence[Episode], k: int, steps_per_episode: int, view_size: int
+    episodes: Sequence[Episode],
+    k: int,
+    steps_per_episode: int,
+    view_size: int,
+    trim: str = "visible",
 ) -> dict[str, np.ndarray]:
     """Shaped ``mem_*`` arrays (``(k, L, V, V)``, ``(k, L)``) for up to ``k`` episodes.
 
     Each episode is cut to ``L = steps_per_episode`` steps by
-    :func:`agents.memory.trim_steps`; unused slots are zero (``mem_actions`` = 4), masked out.
+    :func:`agents.memory.trim_steps` (``trim``: ``"visible"``, each object's first sighting
+    then evenly spaced steps with an object in view; ``"uniform"``, evenly spaced steps over
+    the whole episode, the path included); unused slots are zero (``mem_actions`` = 4), masked out.
 
     Raises:
         ValueError: An episode's views are not ``view_size`` x ``view_size``.
@@ -310,7 +327,7 @@ def encode_episodes(
                 f"retrieved episode has {episode.views.shape[1:]} views but the env observes "
                 f"{v}x{v}: the memory holds another env's episodes"
             )
-        idx = trim_steps(np.asarray(episode.visible), L, "visible")
+        idx = trim_steps(np.asarray(episode.visible), L, trim)
         n = len(idx)
         out["mem_views"][i, :n] = episode.views[idx]
         actions = np.full(n, END_ACTION, np.uint8)
