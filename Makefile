@@ -25,16 +25,16 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# the pinned CPU build first: any other torch requirement would pull a multi-GB CUDA build
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q torch==2.13.0 -e '.[render,agents,dev,bench,clients]'
+	$(PIP) install --progress-bar off torch==2.13.0
+	$(PIP) install --progress-bar off torch==2.13.0 -e '.[render,agents,dev,bench,clients]'
 	touch $(STAMP)
 
 $(RAY_STAMP): pyproject.toml
 	test -x $(RAY_PY) || $(PYTHON) -m venv $(RAY_VENV)
 	$(RAY_PIP) install -q --upgrade pip
 	# the same pinned CPU build first
-	$(RAY_PIP) install -q torch==2.13.0
-	$(RAY_PIP) install -q -e '.[agents,dev,ray]'
+	$(RAY_PIP) install --progress-bar off torch==2.13.0
+	$(RAY_PIP) install --progress-bar off -e '.[agents,dev,ray]'
 	touch $(RAY_STAMP)
 
 venv: $(STAMP)
