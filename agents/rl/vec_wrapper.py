@@ -30,14 +30,13 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 
 from agents.memory import EpisodicMemory, RetrievalQuery, make_retriever
 from agents.rl.wrapper import (
-    END_ACTION,
     MEMORY_KEYS,
     REQUERY,
     check_memory_matches,
     check_trim,
     encode_episodes,
+    memory_space,
 )
-from latent_gridworld.core.constants import N_CELL_CODES
 from latent_gridworld.sb3 import LatentGridworldSB3VecEnv
 
 VEC_MODES: tuple[str, ...] = ("oracle", "none")
@@ -124,16 +123,7 @@ class VecRetrieval(VecEnvWrapper):
             if mode != "none"
             else None
         )
-        n, cells = k * steps_per_episode, self.view_size**2
-        space = spaces.Dict(
-            {
-                **base_space.spaces,
-                "mem_views": spaces.Box(0, N_CELL_CODES - 1, (n * cells,), np.uint8),
-                "mem_actions": spaces.Box(0, END_ACTION, (n,), np.uint8),
-                "mem_goals": spaces.Box(0, self.n_object_types - 1, (n,), np.uint8),
-                "mem_mask": spaces.Box(0, 1, (n,), np.uint8),
-            }
-        )
+        space = memory_space(base_space, k * steps_per_episode, self.view_size, self.n_object_types)
         super().__init__(venv, observation_space=space)
         self._batched = venv
         empty = encode_episodes([], k, steps_per_episode, self.view_size)

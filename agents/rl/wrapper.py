@@ -51,6 +51,25 @@ TRIMS: tuple[str, ...] = ("visible", "uniform")
 END_ACTION = N_ACTIONS  # the action slot of an episode's last view (no action taken there)
 
 
+def memory_space(
+    base: spaces.Dict, n_steps: int, view_size: int, n_object_types: int
+) -> spaces.Dict:
+    """``base`` plus the ``mem_*`` boxes of ``n_steps`` retrieved steps.
+
+    The one layout that the single-env wrapper and the batched one (``VecRetrieval``) share.
+    """
+    cells = view_size**2
+    return spaces.Dict(
+        {
+            **base.spaces,
+            "mem_views": spaces.Box(0, N_CELL_CODES - 1, (n_steps * cells,), np.uint8),
+            "mem_actions": spaces.Box(0, END_ACTION, (n_steps,), np.uint8),
+            "mem_goals": spaces.Box(0, n_object_types - 1, (n_steps,), np.uint8),
+            "mem_mask": spaces.Box(0, 1, (n_steps,), np.uint8),
+        }
+    )
+
+
 class RetrievalObservation(
     gym.Wrapper[dict[str, Any], int, dict[str, Any], int], gym.utils.RecordConstructorArgs
 ):
@@ -157,15 +176,8 @@ class RetrievalObservation(
             else None
         )
         self._rng = np.random.default_rng(seed)
-        n, cells = k * steps_per_episode, self.view_size**2
-        self.observation_space = spaces.Dict(
-            {
-                **env.observation_space.spaces,
-                "mem_views": spaces.Box(0, N_CELL_CODES - 1, (n * cells,), np.uint8),
-                "mem_actions": spaces.Box(0, END_ACTION, (n,), np.uint8),
-                "mem_goals": spaces.Box(0, self.n_object_types - 1, (n,), np.uint8),
-                "mem_mask": spaces.Box(0, 1, (n,), np.uint8),
-            }
+        self.observation_space = memory_space(
+            env.observation_space, k * steps_per_episode, self.view_size, self.n_object_types
         )
         self._memory_obs = self._empty_memory_obs()
         self._trace: dict[str, list[Any]] = {}
