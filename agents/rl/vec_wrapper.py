@@ -30,9 +30,8 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 
 from agents.memory import EpisodicMemory, RetrievalQuery, make_retriever
 from agents.rl.wrapper import (
-    MEMORY_KEYS,
     REQUERY,
-    check_memory_matches,
+    check_retrieval_inputs,
     check_trim,
     encode_episodes,
     memory_space,
@@ -100,18 +99,9 @@ class VecRetrieval(VecEnvWrapper):
             raise ValueError(
                 "VecRetrieval needs the batched env's Dict observations (obs_format='dict')"
             )
-        clash = set(MEMORY_KEYS) & set(base_space.spaces)
-        if clash:
-            raise ValueError(f"the env already has observation keys {sorted(clash)}")
-        if memory is None and mode != "none":
-            raise ValueError(
-                f"mode {mode!r} needs an EpisodicMemory; pass memory=EpisodicMemory("
-                f"n_object_types={config.n_object_types}) prefilled, or use mode='none'"
-            )
-        self.view_size = int(config.observed_size)
-        self.n_object_types = int(config.n_object_types)
-        if memory is not None:
-            check_memory_matches(memory, self.view_size, self.n_object_types)
+        self.view_size, self.n_object_types = check_retrieval_inputs(
+            config, base_space, memory, f"mode {mode!r}" if mode != "none" else ""
+        )
         self.memory = memory
         self.mode = mode
         self.k = k

@@ -51,6 +51,27 @@ TRIMS: tuple[str, ...] = ("visible", "uniform")
 END_ACTION = N_ACTIONS  # the action slot of an episode's last view (no action taken there)
 
 
+def check_retrieval_inputs(
+    config: Any, base: spaces.Dict, memory: EpisodicMemory | None, needs_memory: str
+) -> tuple[int, int]:
+    """The checks both retrieval wrappers make; returns ``(view_size, n_object_types)``.
+
+    ``needs_memory`` names what needs a memory (``"mode 'oracle'"``), or is empty if nothing does.
+    """
+    clash = set(MEMORY_KEYS) & set(base.spaces)
+    if clash:
+        raise ValueError(f"the env already has observation keys {sorted(clash)}")
+    if memory is None and needs_memory:
+        raise ValueError(
+            f"{needs_memory} needs an EpisodicMemory; pass memory=EpisodicMemory(n_object_types="
+            f"{config.n_object_types}) (prefilled or filled online), or use mode='none'"
+        )
+    view_size, n_types = int(config.observed_size), int(config.n_object_types)
+    if memory is not None:
+        check_memory_matches(memory, view_size, n_types)
+    return view_size, n_types
+
+
 def memory_space(
     base: spaces.Dict, n_steps: int, view_size: int, n_object_types: int
 ) -> spaces.Dict:
@@ -144,19 +165,10 @@ class RetrievalObservation(
                 "RetrievalObservation wraps a LatentGridworld env (Dict observations and a "
                 f"WorldConfig); got {type(base).__name__}"
             )
-        clash = set(MEMORY_KEYS) & set(env.observation_space.spaces)
-        if clash:
-            raise ValueError(f"the env already has observation keys {sorted(clash)}")
-        if memory is None and (mode != "none" or fill_online):
-            need = f"mode {mode!r}" if mode != "none" else "fill_online=True"
-            raise ValueError(
-                f"{need} needs an EpisodicMemory; pass memory=EpisodicMemory(n_object_types="
-                f"{config.n_object_types}) (prefilled or filled online), or use mode='none'"
-            )
-        self.view_size = int(config.observed_size)
-        self.n_object_types = int(config.n_object_types)
-        if memory is not None:
-            check_memory_matches(memory, self.view_size, self.n_object_types)
+        need = f"mode {mode!r}" if mode != "none" else "fill_online=True"
+        self.view_size, self.n_object_types = check_retrieval_inputs(
+            config, env.observation_space, memory, need if mode != "none" or fill_online else ""
+        )
         self.memory = memory
         self.mode = mode
         self.k = k
