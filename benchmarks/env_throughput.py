@@ -56,6 +56,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _machine import cpu_name
 
 # measure the checkout this script lives in, not whichever one the editable install points at
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -392,13 +393,7 @@ def show(r: dict[str, float]) -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
+    cpu = cpu_name()
     versions = {}
     for pkg in ("latent-gridworld", "numpy", "gymnasium", "minigrid"):
         try:

@@ -38,6 +38,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from _machine import cpu_name
 
 import latent_gridworld  # noqa: F401  (registers the ids)
 
@@ -371,13 +372,7 @@ def bench_sb3(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
+    cpu = cpu_name()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
