@@ -6,10 +6,18 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, Action, Cell
-from latent_gridworld.core.maze import UNREACHABLE, distance_map, generate_walls, is_connected
+from latent_gridworld.core.maze import (
+    UNREACHABLE,
+    distance_map,
+    distance_maps,
+    generate_walls,
+    is_connected,
+)
 from latent_gridworld.core.world import (
     Task,
     build_maze,
@@ -84,6 +92,44 @@ def test_distance_map_is_bfs() -> None:
     dist = distance_map(walls, (1, 1))
     assert dist[3, 1] == 6 and dist[1, 3] == 2 and dist[0, 0] == UNREACHABLE
     assert dist.dtype == np.int16
+
+
+def _reference_bfs(walls: np.ndarray, target: tuple[int, int]) -> np.ndarray:
+    """Textbook cell-by-cell BFS, the rule the vectorised one must reproduce."""
+    from collections import deque
+
+    dist = np.full(walls.shape, UNREACHABLE, dtype=np.int16)
+    dist[target] = 0
+    queue = deque([target])
+    while queue:
+        r, c = queue.popleft()
+        for dr, dc in ACTION_DELTAS:
+            nr, nc = r + dr, c + dc
+            inside = 0 <= nr < walls.shape[0] and 0 <= nc < walls.shape[1]
+            if inside and not walls[nr, nc] and dist[nr, nc] == UNREACHABLE:
+                dist[nr, nc] = dist[r, c] + 1
+                queue.append((nr, nc))
+    return dist
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    size=st.sampled_from([5, 7, 9, 13]),
+    braid=st.floats(0.0, 1.0),
+    holes=st.floats(0.0, 0.3),
+)
+def test_distance_maps_equal_cell_by_cell_bfs(
+    seed: int, size: int, braid: float, holes: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    walls = generate_walls(size, braid, rng)
+    walls = walls | (rng.random(walls.shape) < holes)  # cut some regions off
+    floor = np.argwhere(~walls)
+    targets = floor[rng.choice(len(floor), size=min(4, len(floor)), replace=False)]
+    maps = distance_maps(walls, targets)
+    for (r, c), got in zip(targets.tolist(), maps):
+        np.testing.assert_array_equal(got, _reference_bfs(walls, (r, c)))
 
 
 def test_pool_assignment_default_is_balanced() -> None:

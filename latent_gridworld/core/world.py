@@ -22,7 +22,7 @@ from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, OBJECT_BASE, Cell, object_letter
 from latent_gridworld.core.maze import (
     UNREACHABLE,
-    distance_map,
+    distance_maps,
     generate_radial,
     generate_walls,
     is_connected,
@@ -312,7 +312,7 @@ def _build_maze(
     views, visible = _view_tables(
         codes, object_types, object_cells, n_object_types, observed_size, full_view
     )
-    distances = np.stack([distance_map(walls, (int(r), int(c))) for r, c in object_cells])
+    distances = distance_maps(walls, object_cells)
     if (distances[:, ~walls] == UNREACHABLE).any():
         raise RuntimeError(f"maze {maze_id}: an object is unreachable from some floor cell")
 
