@@ -558,7 +558,7 @@ def _eval_job(job: EvalJob) -> dict[str, Any]:
     pool: Sequence[Any] = []
     if job.probe or needed - {"baseline"}:  # the references and the others see the memory
         pool = load_pool(any_cfg)
-        memory = EpisodicMemory(n_object_types=world.n_object_types)
+        memory = EpisodicMemory.for_world(world)
         memory.extend(pool)
     context = AgentContext(world, memory, job.seed)
     seed = job.seed
@@ -619,7 +619,7 @@ def _goal_probe_job(
             continue
         memory = None
         if cfg.agent == "retrieval":
-            memory = EpisodicMemory(n_object_types=cfg.world_config().n_object_types)
+            memory = EpisodicMemory.for_world(cfg.world_config())
             memory.extend(load_pool(cfg))
         out[agent] = goal_location_probe(model, cfg, memory)
     writer.done()
@@ -645,7 +645,7 @@ def _belief_job(
         world = cfg.world_config()
         variants: dict[str, tuple[Any, int | None]] = {agent: (None, None)}
         if cfg.agent == "retrieval":
-            memory = EpisodicMemory(n_object_types=world.n_object_types)
+            memory = EpisodicMemory.for_world(world)
             memory.extend(load_pool(cfg))
             variants = {agent: (memory, None), f"{agent}-distractors": (memory, 0)}
         for name, (mem, n_relevant) in variants.items():

@@ -673,7 +673,7 @@ class LatentGridworldVectorEnv(VectorEnv):
             obs["view"] = views
         obs["goal"] = goal.copy()
         if self.config.maze_cue:
-            obs["maze"] = np.minimum(maze, self.config.n_mazes)
+            obs["maze"] = world.observed_maze(maze, self.config.n_mazes)
         if self.config.position_cue:
             obs["position"] = self._positions(cell)
         return obs

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from agents.bc.context import TOKENIZER, StepFormat, step_rows
-from latent_gridworld.core.world import build_maze
+from latent_gridworld.core.world import build_maze, observed_maze
 from latent_gridworld.episode import Episode
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ class ContextMaker:
     # ------------------------------------------------------------------ token rows
 
     def _cue(self, maze: int) -> int:
-        return min(int(maze), self.world.n_mazes)
+        return int(observed_maze(maze, self.world.n_mazes))
 
     def _ensure(self, wanted: Sequence[tuple[Any, Any, Episode]]) -> None:
         """Tokenise the episodes of ``(cache, key, episode)`` not yet in their cache, at once."""
@@ -453,7 +453,7 @@ class ContextMaker:
         batch_retriever = None
         relevant = [s.relevant for s in stream if s.relevant is not None]
         if stream:
-            memory = EpisodicMemory(n_object_types=self.world.n_object_types)
+            memory = EpisodicMemory.for_world(self.world)
             memory.extend([relabel(s.relevant, ids[s.maze_key]) for s in stream])
             batch_retriever = make_retriever(self.config, memory)
         out: list[list[tuple[Any, Any, Episode]]] = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from latent_gridworld.core.constants import CODE_TO_ASCII, OBJECT_BASE
+from latent_gridworld.core.world import observed_maze
 from latent_gridworld.encoders.ascii import Tokenizer
 from latent_gridworld.episode import Episode
 
@@ -292,6 +293,8 @@ def retrieved_blocks(
     from agents.memory.retrieval import trim_steps
 
     return [
-        memory_rows(fmt, ep, trim_steps(ep.visible, budget, trim, goal), min(int(ep.maze), n_mazes))
+        memory_rows(
+            fmt, ep, trim_steps(ep.visible, budget, trim, goal), observed_maze(ep.maze, n_mazes)
+        )
         for ep in episodes
     ]

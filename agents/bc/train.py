@@ -126,7 +126,7 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
     if with_memory:
         from agents.memory import EpisodicMemory
 
-        pool_memory = EpisodicMemory(n_object_types=world.n_object_types)
+        pool_memory = EpisodicMemory.for_world(world)
         pool_memory.extend(pool)
     stream = SampleStream(world, pool, StreamConfig(**config.stream), config.seed)
     maker = ContextMaker(config, pool_memory)

@@ -18,6 +18,8 @@ import numpy as np
 
 from agents.memory._faiss import faiss, use_threads, validate_threads
 from latent_gridworld.arrays import EpisodeArrays
+from latent_gridworld.core.config import WorldConfig
+from latent_gridworld.core.world import observed_maze
 from latent_gridworld.episode import Episode
 
 MAZE_EMBEDDING_DIM = 24  # (24 + n_object_types) float32 per episode in the oracle index
@@ -29,7 +31,8 @@ class RetrievalQuery:
     """What the agent knows when it retrieves.
 
     Attributes:
-        maze: Maze id of the current task (the oracle uses it; ``knn`` does not).
+        maze: Maze id of the current task (the oracle uses it; ``knn`` reads only the cue
+            an observation shows of it, :func:`~latent_gridworld.core.world.observed_maze`).
         goal: Current goal object type.
         seen: ``(n_object_types,)`` bool, object types seen so far in this episode, or ``None``.
         history: The current episode so far (its views feed the ``knn`` query), or ``None``.
@@ -84,13 +87,23 @@ def _view_hashes(views: np.ndarray) -> np.ndarray:
 
 
 class DefaultFeaturizer:
-    """The fixed featurizer: objects seen, plus a hashed set of the views seen.
+    """The fixed featurizer: the maze cue, the objects seen, and a hashed set of the views seen.
 
-    An episode's key is ``[object_weight * seen / sqrt(#seen), view_weight * v]`` (L2
-    normalised), where ``v`` is the signed feature-hashed set of distinct views in the episode
-    (normalised). A query is ``[object_weight * onehot(goal), view_weight * v(history)]``: it
-    scores episodes that saw the goal, and that share views (hence, most likely, the maze) with
-    what the agent has seen so far.
+    An episode's key is ``[cue_weight * onehot(cue), object_weight * seen / sqrt(#seen),
+    view_weight * v]`` (L2 normalised), where ``cue`` is the maze cue its observations showed
+    (:func:`~latent_gridworld.core.world.observed_maze`; only with ``n_mazes > 0``, for worlds
+    with ``maze_cue=True``) and ``v`` the signed feature-hashed set of distinct views in the
+    episode (normalised). A query is ``[cue_weight * onehot(cue), object_weight *
+    onehot(goal), view_weight * v(history)]``: it scores episodes of the maze the agent is
+    told it is in that saw the goal, and episodes that share views with what it has seen so
+    far. The query's maze is read only through the cue its observation shows (every maze
+    outside the pool reads the same one), so ``knn`` knows what the agent knows.
+
+    Why the cue (ours): world v1's hub room looks alike in every maze, so from the first view
+    alone ``knn`` found the goal's maze in few tasks (docs/results.md); the cue is in every
+    observation of that world. ``cue_weight=2`` puts every episode of the cued maze above
+    every other (keys are unit vectors); on 200 latent tasks of world v1 the top result was an
+    episode of the goal's maze that saw the goal in 200 (198 with weight 1, 0 without the cue).
 
     >>> from latent_gridworld.datasets import generate_dataset
     >>> f = DefaultFeaturizer(n_object_types=8)
@@ -107,16 +120,29 @@ class DefaultFeaturizer:
         view_dim: int = 120,
         object_weight: float = 1.0,
         view_weight: float = 1.0,
+        n_mazes: int = 0,
+        cue_weight: float = 2.0,
     ) -> None:
         if n_object_types < 1 or view_dim < 1:
             raise ValueError(
                 f"n_object_types and view_dim must be >= 1, got {n_object_types}, {view_dim}"
             )
+        if isinstance(n_mazes, bool) or not isinstance(n_mazes, int) or n_mazes < 0:
+            raise ValueError(f"n_mazes must be an integer >= 0 (0: no maze cue), got {n_mazes!r}")
         self.n_object_types = int(n_object_types)
         self.view_dim = int(view_dim)
         self.object_weight = float(object_weight)
         self.view_weight = float(view_weight)
-        self.dim = self.n_object_types + self.view_dim
+        self.n_mazes = n_mazes
+        self.cue_weight = float(cue_weight)
+        # one slot per pool maze and one that every other maze shares
+        self.cue_dim = n_mazes + 1 if n_mazes else 0
+        self.dim = self.cue_dim + self.n_object_types + self.view_dim
+
+    @classmethod
+    def for_world(cls, world: WorldConfig) -> DefaultFeaturizer:
+        """The featurizer for episodes of ``world``: with its maze cue if it shows one."""
+        return cls(world.n_object_types, n_mazes=world.n_mazes if world.maze_cue else 0)
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments (stored in memory files)."""
@@ -125,6 +151,8 @@ class DefaultFeaturizer:
             "view_dim": self.view_dim,
             "object_weight": self.object_weight,
             "view_weight": self.view_weight,
+            "n_mazes": self.n_mazes,
+            "cue_weight": self.cue_weight,
         }
 
     def view_features(self, views: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -150,7 +178,8 @@ class DefaultFeaturizer:
         obj = seen / np.sqrt(np.maximum(seen.sum(axis=1, keepdims=True), 1.0))
         groups = np.repeat(np.arange(len(episodes)), np.diff(episodes.offsets))
         views = self.view_features(episodes.views, groups, len(episodes))
-        return _normalize(np.hstack([self.object_weight * obj, self.view_weight * views]))
+        parts = [self.object_weight * obj, self.view_weight * views]
+        return _normalize(np.hstack([*self._cue_part(episodes.maze), *parts]))
 
     def query_keys(self, queries: Sequence[RetrievalQuery]) -> np.ndarray:
         """``(n, dim)`` float32 unit query vectors."""
@@ -168,7 +197,18 @@ class DefaultFeaturizer:
             v = self.view_features(np.concatenate(views), np.concatenate(groups), len(queries))
         else:
             v = np.zeros((len(queries), self.view_dim), dtype=np.float32)
-        return _normalize(np.hstack([self.object_weight * obj, self.view_weight * v]))
+        cue = self._cue_part(np.array([q.maze for q in queries], dtype=np.int64))
+        return _normalize(np.hstack([*cue, self.object_weight * obj, self.view_weight * v]))
+
+    def _cue_part(self, maze: np.ndarray) -> list[np.ndarray]:
+        """``[cue_weight * onehot(observed cue)]``, or nothing without a cue."""
+        if not self.cue_dim:
+            return []
+        out = np.zeros((len(maze), self.cue_dim))
+        out[np.arange(len(maze)), observed_maze(np.asarray(maze, dtype=np.int64), self.n_mazes)] = (
+            1.0
+        )
+        return [self.cue_weight * out]
 
     def _check_types(self, n: int) -> None:
         if n != self.n_object_types:

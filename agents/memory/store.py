@@ -24,6 +24,7 @@ from agents.memory.keys import (
     maze_embedding,
 )
 from latent_gridworld.arrays import EpisodeArrays, read_arrays, write_arrays
+from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.episode import Episode
 from latent_gridworld.fileio import check_output_path
 from latent_gridworld.integrity import FileFormatError
@@ -130,6 +131,16 @@ class EpisodicMemory:
         self._cache: OrderedDict[tuple[int, int, int, bool], np.ndarray] = OrderedDict()
         self._cache_len = 0
         self._view_shape: tuple[int, ...] | None = None  # fixed by the first episode stored
+
+    @classmethod
+    def for_world(cls, world: WorldConfig, index: str = "auto", threads: int = 1) -> EpisodicMemory:
+        """An empty memory for episodes of ``world``, keyed by its featurizer.
+
+        :meth:`DefaultFeaturizer.for_world`: the maze cue is part of the ``knn`` keys when the
+        world shows one. The agents, the benchmark and the probes build their memories here.
+        """
+        featurizer = DefaultFeaturizer.for_world(world)
+        return cls(world.n_object_types, index=index, threads=threads, featurizer=featurizer)
 
     # -------------------------------------------------------------- size and access
 

@@ -118,7 +118,7 @@ def expert_memory(
     Episode ``i`` is ``reset(seed=seed + i)``: the same memory for the same arguments.
     """
     env = gym.make(env_id, **{**world, "split": split})
-    memory = EpisodicMemory(n_object_types=int(env.unwrapped.config.n_object_types))  # type: ignore[attr-defined]
+    memory = EpisodicMemory.for_world(env.unwrapped.config)  # type: ignore[attr-defined]
     memory.extend(
         [
             record_episode(env, lambda e, _obs: expert_action(e), seed=seed + i)

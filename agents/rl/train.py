@@ -286,7 +286,7 @@ def algorithm_class(algo: str) -> Any:
 def build_memory(config: TrainConfig) -> EpisodicMemory:
     """The memory a run starts with: expert episodes (``prefill``/``both``) or empty."""
     if config.memory_fill == "online":
-        return EpisodicMemory(n_object_types=config.env_spec.world_config().n_object_types)
+        return EpisodicMemory.for_world(config.env_spec.world_config())
     return expert_memory(
         config.world,
         config.prefill_episodes,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -222,6 +223,20 @@ def _assignment_from_homes(
             count[chosen] += 1
         types[m] = lat + exp
     return types
+
+
+def observed_maze(maze: Any, n_mazes: int) -> Any:
+    """The maze cue an observation shows (``maze_cue=True``): a pool maze's id, or ``n_mazes``.
+
+    Every maze outside the pool (fresh ``new_maze`` and stream mazes) reads the same cue, so
+    the cue names a maze only where an agent can have learned it. Works on ints and arrays.
+
+    >>> observed_maze(3, 16), observed_maze(10**6, 16), observed_maze(np.array([0, 99]), 16)
+    (3, 16, array([ 0, 16]))
+    """
+    if isinstance(maze, np.ndarray):
+        return np.minimum(maze, n_mazes)
+    return min(int(maze), int(n_mazes))
 
 
 def build_maze(config: WorldConfig, maze_id: int, placement: int = 0) -> Maze:

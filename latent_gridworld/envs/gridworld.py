@@ -173,7 +173,7 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             obs["view"] = codes_to_ascii(codes.ravel())
         obs["goal"] = np.int64(state.goal)
         if self.config.maze_cue:
-            obs["maze"] = np.int64(min(state.task.maze, self.config.n_mazes))
+            obs["maze"] = np.int64(world.observed_maze(state.task.maze, self.config.n_mazes))
         if self.config.position_cue:
             obs["position"] = np.array(state.position, dtype=np.int64)
         return obs
