@@ -371,7 +371,7 @@ def test_trim_keeps_object_visible_steps_and_first_sightings(train):
     assert len(trim(e, 3, prefer="recent").views) == 3
     np.testing.assert_array_equal(trim(e, 3, prefer="recent").views, e.views[-3:])
     with pytest.raises(
-        ValueError, match="unknown prefer 'seen'; valid: visible, goal, recent, uniform"
+        ValueError, match="unknown prefer 'seen'; valid: visible, goal, route, recent, uniform"
     ):
         trim(e, 3, prefer="seen")
     with pytest.raises(ValueError, match='prefer="goal" needs the goal object type'):
@@ -390,6 +390,27 @@ def test_goal_trim_keeps_the_steps_that_show_the_goal_first(train):
             assert len(keep) == min(4, int(e.visible.any(axis=1).sum()))
             checked += 1
     assert checked > 50
+
+
+def test_route_trim_keeps_the_walk_around_the_goal_sighting(train):
+    checked = 0
+    for e in train[:200]:
+        for goal in np.flatnonzero(e.visible.any(axis=0)):
+            keep = trim_steps(e.visible, 6, "route", int(goal))
+            shows_goal = np.flatnonzero(e.visible[:, goal])
+            assert (np.diff(keep) > 0).all() and len(keep) == min(6, len(e.visible))
+            # every sighting fits, or the kept steps are all sightings
+            assert set(shows_goal.tolist()) <= set(keep.tolist()) or e.visible[keep, goal].all()
+            # no dropped step lies nearer in time to a sighting than a kept one
+            gap = np.abs(np.arange(len(e.visible))[:, None] - shows_goal[None, :]).min(axis=1)
+            dropped = np.setdiff1d(np.arange(len(e.visible)), keep)
+            if len(dropped):
+                assert gap[dropped].min() >= gap[keep].max()
+            checked += 1
+    assert checked > 50
+    never = np.zeros((5, 3), dtype=bool)
+    never[2, 1] = True  # goal 0 never in view: trimmed as "visible"
+    assert trim_steps(never, 3, "route", 0).tolist() == trim_steps(never, 3, "visible").tolist()
 
 
 # ---------------------------------------------------------------- persistence

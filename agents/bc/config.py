@@ -19,7 +19,7 @@ from latent_gridworld.core.config import WorldConfig
 
 AGENTS = ("baseline", "retrieval")
 RETRIEVAL_MODES = ("oracle", "knn")
-MEMORY_TRIMS = ("visible", "goal")
+MEMORY_TRIMS = ("visible", "goal", "route")
 # TrainConfig fields that only say how the retrieval agent queries its memory
 RETRIEVAL_FIELDS = frozenset(
     {"retrieval", "n_relevant", "n_distractors", "memory_steps", "memory_trim", "relevant_goal"}
@@ -59,7 +59,9 @@ class TrainConfig:
             step encoder, so both agents get it; see :class:`agents.bc.context.StepFormat`.
         memory_trim: Which steps of a retrieved episode are kept: ``visible`` (steps with any
             object in view, each object's first sighting first) or ``goal`` (steps that show
-            the current goal first; ours).
+            the current goal first; ours) or ``route`` (the steps that show the goal and the
+            steps nearest them in time: the walk to or from the goal; ours, for world v1, where
+            the decision is which hub exit leads to the goal's arm).
         max_current: Steps of the current episode kept in context (a sliding window).
         aux_goal_weight: Weight of an auxiliary loss that predicts the goal's (row, col) at
             every step (0: off). It gives a dense signal for reading where the goal is from

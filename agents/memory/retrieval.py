@@ -13,7 +13,7 @@ from latent_gridworld.arrays import EpisodeArrays
 from latent_gridworld.episode import Episode
 
 RETRIEVAL_MODES = ("oracle", "knn", "none")
-TRIM_MODES = ("visible", "goal", "recent", "uniform")
+TRIM_MODES = ("visible", "goal", "route", "recent", "uniform")
 RELEVANT_GOALS = ("any", "other")
 
 
@@ -327,27 +327,27 @@ def trim_steps(
     ``prefer="goal"`` (needs ``goal``) keeps the steps in which ``goal`` is in view first
     (evenly spaced if there are more than ``max_steps``), then fills up as ``"visible"`` does;
     ``visible_steps`` may pass that ``"visible"`` answer in, when the caller has it cached (the
-    training batches trim one episode for many goals).
+    training batches trim one episode for many goals). ``prefer="route"`` (needs ``goal``)
+    keeps the steps in which ``goal`` is in view and the steps nearest to them in time (on a
+    tie the later one), so the kept steps are the walk that led to the goal or away from it;
+    an episode that never saw ``goal`` is trimmed as ``"visible"``.
+
+    >>> visible = np.zeros((12, 2), dtype=bool)
+    >>> visible[1, 0] = visible[10, 1] = True
+    >>> trim_steps(visible, 4, "route", goal=0).tolist()
+    [0, 1, 2, 3]
     """
     if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     if prefer not in TRIM_MODES:
         raise ValueError(f"unknown prefer {prefer!r}; valid: {', '.join(TRIM_MODES)}")
-    if prefer == "goal":
+    if prefer in ("route", "goal"):
         if goal is None:
-            raise ValueError('prefer="goal" needs the goal object type')
-        seen = np.flatnonzero(visible[:, goal])
-        if len(seen) >= max_steps:  # nothing left to fill
-            if len(seen) > max_steps:
-                spaced = np.linspace(0, len(seen) - 1, max_steps).round().astype(int)
-                seen = seen[np.unique(spaced)]
-            if len(seen) == max_steps:
-                return seen.astype(np.int64)
-        rest = trim_steps(visible, max_steps, "visible") if visible_steps is None else visible_steps
-        taken = np.zeros(len(visible), dtype=bool)
-        taken[seen] = True
-        fill = rest[~taken[rest]][: max_steps - len(seen)]
-        return np.sort(np.concatenate([seen, fill])).astype(np.int64)  # disjoint: the union
+            raise ValueError(f'prefer="{prefer}" needs the goal object type')
+        if visible_steps is None:
+            visible_steps = trim_steps(visible, max_steps, "visible")
+        pick = _route_steps if prefer == "route" else _goal_steps
+        return pick(visible, max_steps, goal, visible_steps)
     n = len(visible)
     if n <= max_steps and prefer != "visible":
         return np.arange(n)
@@ -369,6 +369,35 @@ def trim_steps(
             break
         keep.add(int(s))
     return np.array(sorted(keep), dtype=np.int64)
+
+
+def _route_steps(
+    visible: np.ndarray, max_steps: int, goal: int, visible_steps: np.ndarray
+) -> np.ndarray:
+    """``prefer="route"``: the goal's sightings and the steps nearest them in time."""
+    seen = np.flatnonzero(visible[:, goal])
+    if len(seen) == 0:
+        return visible_steps
+    steps = np.arange(len(visible))
+    gap = np.abs(steps[:, None] - seen[None, :]).min(axis=1)
+    nearest = np.lexsort((-steps, gap))[:max_steps]  # by gap, then the later step first
+    return np.sort(nearest).astype(np.int64)
+
+
+def _goal_steps(
+    visible: np.ndarray, max_steps: int, goal: int, visible_steps: np.ndarray
+) -> np.ndarray:
+    """``prefer="goal"``: the goal's sightings (evenly spaced), then ``visible_steps``."""
+    seen = np.flatnonzero(visible[:, goal])
+    if len(seen) > max_steps:
+        spaced = np.linspace(0, len(seen) - 1, max_steps).round().astype(int)
+        seen = seen[np.unique(spaced)]
+    if len(seen) == max_steps:
+        return seen.astype(np.int64)
+    taken = np.zeros(len(visible), dtype=bool)
+    taken[seen] = True
+    fill = visible_steps[~taken[visible_steps]][: max_steps - len(seen)]
+    return np.sort(np.concatenate([seen, fill])).astype(np.int64)  # disjoint: the union
 
 
 def trim(
