@@ -38,7 +38,6 @@ import numpy as np
 
 from latent_gridworld.arrays import (  # noqa: F401  (re-exported: moved to latent_gridworld.arrays)
     _EPISODE_COLUMNS,
-    _HAS_PLACEMENT,
     _STEP_COLUMNS,
     EpisodeArrays,
     content_hash,
@@ -53,7 +52,7 @@ from latent_gridworld.core.maze import distance_map
 from latent_gridworld.encoders.ascii import codes_to_ascii
 from latent_gridworld.encoders.pixels import codes_to_image
 from latent_gridworld.envs.gridworld import LatentGridworldEnv
-from latent_gridworld.episode import Episode
+from latent_gridworld.episode import Episode, path_episode
 from latent_gridworld.fileio import check_output_path
 from latent_gridworld.integrity import FileFormatError
 from latent_gridworld.kwargs import parse_kwargs
@@ -214,20 +213,15 @@ def expert_episode(
         if state.goal != goal:  # an ICL second goal was announced
             goal = state.goal
             policy = table[maze.object_index(goal)]
-    row_arr, col_arr = np.asarray(rows), np.asarray(cols)
-    extra = {"placement": int(task.placement)} if _HAS_PLACEMENT else {}
-    return Episode(
-        maze=task.maze,
-        start=task.start,
-        split=config.split,
-        views=maze.views[row_arr, col_arr],
-        goals=np.asarray(goals, dtype=np.int8),
-        positions=np.stack([row_arr, col_arr], axis=1).astype(np.int16),
-        visible=maze.visible[row_arr, col_arr],
-        actions=np.asarray(actions, dtype=np.uint8),
-        success=bool(state.terminated),
-        optimal_steps=int(state.optimal_steps),
-        **extra,
+    return path_episode(
+        maze,
+        config.split,
+        rows,
+        cols,
+        goals,
+        actions,
+        success=state.terminated,
+        optimal_steps=state.optimal_steps,
     )
 
 
@@ -254,20 +248,15 @@ def _expert_walk(
         rows.append(r)
         cols.append(c)
         actions.append(action)
-    row_arr, col_arr = np.asarray(rows), np.asarray(cols)
-    extra = {"placement": int(task.placement)} if _HAS_PLACEMENT else {}
-    return Episode(
-        maze=task.maze,
-        start=task.start,
-        split=config.split,
-        views=maze.views[row_arr, col_arr],
-        goals=np.full(len(rows), task.goal, dtype=np.int8),
-        positions=np.stack([row_arr, col_arr], axis=1).astype(np.int16),
-        visible=maze.visible[row_arr, col_arr],
-        actions=np.asarray(actions, dtype=np.uint8),
+    return path_episode(
+        maze,
+        config.split,
+        rows,
+        cols,
+        task.goal,
+        actions,
         success=(r, c) == goal_cell,
         optimal_steps=int(maze.distances[goal, task.start[0], task.start[1]]),
-        **extra,
     )
 
 
@@ -309,20 +298,15 @@ def expert_cell_episode(
         cols.append(c)
         actions.append(action)
         labels.append(expert)
-    row_arr, col_arr = np.asarray(rows), np.asarray(cols)
-    extra = {"placement": int(maze.placement)} if _HAS_PLACEMENT else {}
-    episode = Episode(
-        maze=maze.maze_id,
-        start=(int(start[0]), int(start[1])),
-        split=config.split,
-        views=maze.views[row_arr, col_arr],
-        goals=np.full(len(rows), letter, dtype=np.int8),
-        positions=np.stack([row_arr, col_arr], axis=1).astype(np.int16),
-        visible=maze.visible[row_arr, col_arr],
-        actions=np.asarray(actions, dtype=np.uint8),
+    episode = path_episode(
+        maze,
+        config.split,
+        rows,
+        cols,
+        letter,
+        actions,
         success=(r, c) == tuple(cell),
         optimal_steps=int(dist[start]),
-        **extra,
     )
     return episode, np.asarray(labels, dtype=np.int64)
 

@@ -34,7 +34,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,7 +44,7 @@ import numpy as np
 import latent_gridworld
 from latent_gridworld.core.constants import OBJECT_BASE, SPLITS, Action, object_letter
 from latent_gridworld.encoders.pixels import tile_atlas
-from latent_gridworld.episode import Episode
+from latent_gridworld.episode import Episode, EpisodeRecorder
 from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
 from latent_gridworld.integrity import seal, verify, warn_unsealed
 from latent_gridworld.kwargs import parse_kwargs
@@ -226,37 +226,6 @@ def display_problem(
 # Recording
 
 
-@dataclass
-class _EpisodeBuffer:
-    """Steps of the episode being played, in world terms (as :func:`record_episode` keeps)."""
-
-    views: list[np.ndarray] = field(default_factory=list)
-    goals: list[int] = field(default_factory=list)
-    positions: list[tuple[int, int]] = field(default_factory=list)
-    visible: list[np.ndarray] = field(default_factory=list)
-    actions: list[int] = field(default_factory=list)
-
-    def observe(self, state: Any) -> None:
-        self.views.append(state.maze.views[state.position])
-        self.goals.append(state.goal)
-        self.positions.append(state.position)
-        self.visible.append(state.maze.visible[state.position])
-
-    def to_episode(self, state: Any, split: str) -> Episode:
-        return Episode(
-            maze=int(state.task.maze),
-            start=(int(state.task.start[0]), int(state.task.start[1])),
-            split=split,
-            views=np.stack(self.views).astype(np.uint8),
-            goals=np.asarray(self.goals, dtype=np.int8),
-            positions=np.asarray(self.positions, dtype=np.int16),
-            visible=np.stack(self.visible),
-            actions=np.asarray(self.actions, dtype=np.uint8),
-            success=bool(state.terminated),
-            optimal_steps=int(state.optimal_steps),
-        )
-
-
 @dataclass(frozen=True)
 class Recording:
     """Episodes read back by :func:`load_recording`.
@@ -310,6 +279,7 @@ def save_recording(
         "split": np.array([e.split for e in episodes]),
         "success": np.array([e.success for e in episodes], dtype=bool),
         "optimal_steps": np.array([e.optimal_steps for e in episodes], dtype=np.int64),
+        "placement": np.array([e.placement for e in episodes], dtype=np.int64),
         "outcome": np.array(list(outcomes)),
         "icl": np.array(list(icl), dtype=bool),
         "step_offsets": steps.astype(np.int64),
@@ -356,6 +326,8 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
     if not sealed:
         warn_unsealed(path)
     so, ao = d["step_offsets"], d["action_offsets"]
+    # recordings from before the placement column were all of the mazes' own placements
+    placement = d.get("placement", np.zeros(len(d["maze"]), dtype=np.int64))
     episodes = [
         Episode(
             maze=int(d["maze"][i]),
@@ -368,6 +340,7 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
             actions=d["actions"][ao[i] : ao[i + 1]],
             success=bool(d["success"][i]),
             optimal_steps=int(d["optimal_steps"][i]),
+            placement=int(placement[i]),
         )
         for i in range(len(d["maze"]))
     ]
@@ -431,7 +404,7 @@ class PlaySession:
         self.icl: list[bool] = []
         self.message = ""
         self.running = True
-        self._buffer = _EpisodeBuffer()
+        self._recorder: EpisodeRecorder | None = None  # None once the episode is kept
         self._split = "train"
         self.obs: dict[str, Any] = {}
 
@@ -471,21 +444,20 @@ class PlaySession:
     def _start(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         self.obs, info = self.env.reset(seed=seed, options=options)
         self._split = SPLITS[int(info["split_id"])]
-        self._buffer = _EpisodeBuffer()
-        self._buffer.observe(self.raw.state)
+        self._recorder = EpisodeRecorder(self.raw.state, self._split)
         self.message = ""
         self.draw()
 
     def _finish_episode(self) -> None:
         """Keep the episode being played (if any move was made) and save the recording."""
         state = self.raw.state
-        if not self._buffer.actions:
+        if self._recorder is None or not len(self._recorder):
             return
-        self.episodes.append(self._buffer.to_episode(state, self._split))
+        self.episodes.append(self._recorder.episode(state))
         outcome = "success" if state.terminated else "truncated" if state.truncated else "abandoned"
         self.outcomes.append(outcome)
         self.icl.append(bool(state.task.icl))
-        self._buffer = _EpisodeBuffer()
+        self._recorder = None
         if self.record_path is not None:
             self._save()
 
@@ -547,8 +519,8 @@ class PlaySession:
             return
         goal_before = state.goal
         self.obs, _, terminated, truncated, info = self.env.step(action)
-        self._buffer.actions.append(int(action))
-        self._buffer.observe(self.raw.state)
+        if self._recorder is not None:
+            self._recorder.step(action, self.raw.state)
         steps = self.raw.state.steps
         if terminated:
             self.message = f"Goal reached in {steps} steps (shortest {info['optimal_steps']})."

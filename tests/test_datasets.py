@@ -93,6 +93,28 @@ def test_episodes_match_the_env_played_by_the_expert(dataset):
         assert played.optimal_steps == e.optimal_steps and played.success
 
 
+def test_expert_and_played_episodes_keep_the_placement():
+    # a placement variant moves the objects: every recorder must keep which one it played
+    config = WorldConfig()
+    maze = world.build_maze(config, 3, 2)
+    goal = int(maze.explicit_types[0])
+    start = tuple(int(x) for x in maze.starts_for("train", goal)[0])
+    task = world.Task(3, goal, start, False, 2)
+    expert = datasets.expert_episode(config, task, np.random.default_rng(0))
+    options = {"maze": 3, "goal": goal, "start": start, "icl": False, "placement": 2}
+    env = gym.make("LatentGridworld/ASCII-v0")
+    played = record_episode(env, lambda env, obs: expert_action(env), seed=0, options=options)
+    for name in ("views", "goals", "positions", "visible", "actions"):
+        a, b = getattr(played, name), getattr(expert, name)
+        assert a.dtype == b.dtype and (a == b).all(), name
+    assert played.placement == expert.placement == 2 and played.start == expert.start == start
+    cell = tuple(int(x) for x in maze.object_cells[1])
+    walked, _ = datasets.expert_cell_episode(
+        config, maze, start, cell, goal, np.random.default_rng(0)
+    )
+    assert walked.placement == 2 and walked.success and walked.start == start
+
+
 def test_metadata_splits_and_icl_episodes(dataset):
     config = dataset.config
     assert dataset.info.split == "train" and set(e.split for e in dataset) == {"train"}
