@@ -362,7 +362,7 @@ def test_generate_checks_out_before_generating(tmp_path, capsys, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("generated although --out is unusable")
 
-    monkeypatch.setattr(datasets, "generate_dataset", must_not_run)
+    monkeypatch.setattr(datasets.cli, "generate_dataset", must_not_run)  # what main calls
     (tmp_path / "adir").mkdir()
     (tmp_path / "afile").write_text("")
     cases = {
