@@ -52,9 +52,8 @@ from latent_gridworld.recordings import (  # noqa: F401  (re-exported: the forma
     load_recording,
     save_recording,
 )
+from latent_gridworld.registration import resolve_env_id
 from latent_gridworld.rendering.viewer import frame_to_surface, import_pygame
-
-ENV_IDS = {"ascii": "LatentGridworld/ASCII-v0", "pixel": "LatentGridworld/Pixel-v0"}
 
 # pygame key names (pygame.key.key_code) -> action
 MOVE_KEYS: dict[str, Action] = {
@@ -110,18 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="replace --record's file if it exists")
     parser.add_argument("--tile", type=int, default=32, help="pixels per maze cell (default 32)")
     return parser
-
-
-def resolve_env_id(name: str) -> str:
-    """``ASCII``/``Pixel`` (any case) or a latent gridworld id -> the id; ValueError otherwise."""
-    if name.lower() in ENV_IDS:
-        return ENV_IDS[name.lower()]
-    entry = gym.registry[name].entry_point if name in gym.registry else None
-    if isinstance(entry, str) and entry.startswith("latent_gridworld"):
-        return name
-    raise ValueError(
-        f"unknown --env {name!r}; valid: ASCII, Pixel, or a registered LatentGridworld id"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

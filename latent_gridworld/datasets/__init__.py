@@ -12,6 +12,11 @@ Command line (``latent-gridworld generate``)::
 
     latent-gridworld generate --env ASCII --episodes 10000 --split train --icl-share 0.3 \\
         --seed 0 --out data/train.npz --kw size=13
+    latent-gridworld generate --env LatentGridworld/ASCII-v1 --episodes 2000 --out data/v1.npz
+
+``--env`` takes any registered id, whose registered kwargs are the world (``ASCII`` / ``Pixel``
+alone are the v0 world); the file records the id, and ``load_dataset(path, env=...)`` refuses
+a dataset of another id.
 
 The package is one room (one floor in ``tools/check_imports.py``), in four modules:
 
@@ -43,8 +48,10 @@ from latent_gridworld.datasets.files import (
     ENV_NAMES,
     Dataset,
     DatasetInfo,
+    check_env,
     load_dataset,
     normalize_env,
+    resolve_env,
     save_dataset,
 )
 from latent_gridworld.datasets.generate import coverage, generate_dataset
@@ -67,6 +74,7 @@ __all__ = [
     "EpisodeArrays",
     "FileFormatError",
     "build_parser",
+    "check_env",
     "content_hash",
     "coverage",
     "expert_cell_episode",
@@ -81,6 +89,7 @@ __all__ = [
     "main",
     "normalize_env",
     "read_arrays",
+    "resolve_env",
     "save_dataset",
     "write_arrays",
 ]

@@ -22,7 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="latent-gridworld generate",
         description="Write an expert demonstration dataset (.npz; schema in docs/datasets.md).",
     )
-    p.add_argument("--env", default="ASCII", help="ASCII or Pixel (default ASCII)")
+    p.add_argument(
+        "--env",
+        default="ASCII",
+        help="a registered id, e.g. LatentGridworld/ASCII-v1 (its world; --kw overrides), or "
+        "ASCII / Pixel, the v0 world (default ASCII); the file records the id",
+    )
     p.add_argument("--episodes", type=int, default=1000, help="number of episodes")
     p.add_argument("--split", default="train", choices=SPLITS, help="task split")
     p.add_argument(
@@ -39,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="env keyword argument, e.g. --kw size=13 (repeatable)",
+        help="env keyword argument over --env's, e.g. --kw size=13 (repeatable)",
     )
     p.add_argument(
         "--stream",
@@ -108,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"wrote {args.out}: {len(dataset)} episodes, {report['steps']} steps, "
         f"{size / 1e6:.2f} MB, {len(dataset) / elapsed:.0f} episodes/s"
     )
-    print(f"content sha256 {digest}")
+    print(f"env {dataset.info.env_id}, content sha256 {digest}")
     print(f"ICL episodes {report['icl_share']:.1%}, success {report['success_rate']:.1%}")
     print(
         f"latent (maze, object) pairs seen: {report['latent_pairs_seen']}/"

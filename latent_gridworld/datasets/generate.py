@@ -17,10 +17,9 @@ from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.datasets.files import (
     Dataset,
     DatasetInfo,
-    _check_kwargs,
     _info_header,
     _world_config,
-    normalize_env,
+    resolve_env,
 )
 from latent_gridworld.episode import Episode
 from latent_gridworld.expert import expert_episode
@@ -49,7 +48,9 @@ def generate_dataset(
     for retrieval training (docs/prototype.md).
 
     Args:
-        env: ``"ASCII"`` or ``"Pixel"`` (recorded; episodes are in cell codes either way).
+        env: A registered id (``"LatentGridworld/ASCII-v1"``: its registered kwargs are the
+            world) or ``"ASCII"`` / ``"Pixel"`` (the v0 world). Recorded with the encoding;
+            episodes are in cell codes either way.
         episodes: Number of episodes (>= 1).
         split: ``train``, ``explicit``, ``latent`` or ``new_maze``.
         icl_share: Share of within-episode ICL episodes (only ``train`` draws them).
@@ -57,14 +58,14 @@ def generate_dataset(
         progress: Show a tqdm progress bar.
         stream: Episodes per fresh stream maze (0: sample tasks of ``split``).
         first_maze: Offset into the maze stream (keeps train and test streams apart).
-        **env_kwargs: Env arguments (any :class:`WorldConfig` field, e.g. ``size=13``).
+        **env_kwargs: Env arguments over the id's (any :class:`WorldConfig` field, e.g.
+            ``size=13``).
 
     >>> ds = generate_dataset(episodes=3, seed=1)
     >>> len(ds), bool(ds.success.all()), ds.info.split
     (3, True, 'train')
     """
-    env = normalize_env(env)
-    _check_kwargs(env, env_kwargs)
+    env_id, env, env_kwargs = resolve_env(env, env_kwargs)
     if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -89,12 +90,13 @@ def generate_dataset(
         out.append(expert_episode(config, task, rng))
     info = DatasetInfo(
         env,
-        dict(sorted(env_kwargs.items())),
+        env_kwargs,
         split,
         float(icl_share),
         int(seed),
         stream=int(stream),
         first_maze=int(first_maze),
+        env_id=env_id,
     )
     arrays = EpisodeArrays.from_episodes(out)
     digest = full_header(_info_header(info), arrays.columns())["content_sha256"]

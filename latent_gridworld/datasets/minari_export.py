@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from latent_gridworld.core.world import observed_maze
 from latent_gridworld.datasets.files import Dataset
 from latent_gridworld.encoders.ascii import codes_to_ascii
 from latent_gridworld.encoders.pixels import codes_to_image
@@ -28,7 +29,8 @@ def export_minari(
     """Write ``dataset`` as a Minari dataset (Arrow backend, no JPEG) for ``minari`` tools.
 
     Observations are what the dataset's env returns (ASCII: ``{"view", "goal"}``; Pixel:
-    ``{"image", "goal"}``, rendered with ``tile_size``); rewards are 1 on reaching each goal.
+    ``{"image", "goal"}``, rendered with ``tile_size``; plus ``"maze"`` and ``"position"`` in a
+    world with those cues, as in world v1); rewards are 1 on reaching each goal.
     Step infos carry ``visible`` (objects inside the view) and ``position``; episode
     ``options`` carry ``maze``, ``goal``, ``start``, ``icl`` (the env's reset options) plus
     ``split`` and ``placement``. The Arrow backend is used because minari 0.5's HDF5 backend
@@ -56,11 +58,12 @@ def export_minari(
     if obs_mode == "pixel":
         env_kwargs["tile_size"] = tile_size
     env = LatentGridworldEnv(obs_mode=obs_mode, **env_kwargs)
+    config = env.config
     import dataclasses
 
     import gymnasium as gym
 
-    base = gym.spec(f"LatentGridworld/{info.env}-v0")
+    base = gym.spec(info.world_id)
     spec = dataclasses.replace(base, kwargs={**base.kwargs, **env_kwargs})
 
     def buffers() -> Iterator[Any]:
@@ -70,6 +73,10 @@ def export_minari(
             else:
                 obs = {"view": codes_to_ascii(e.views.reshape(len(e.views), -1))}
             obs["goal"] = e.goals.astype(np.int64)
+            if config.maze_cue:  # the env's "maze" key: one cue for the whole episode
+                obs["maze"] = np.full(len(e.views), observed_maze(e.maze, config.n_mazes))
+            if config.position_cue:
+                obs["position"] = e.positions.astype(np.int64)
             reached = np.diff(e.goals.astype(np.int64)) != 0  # an ICL goal switch
             rewards = reached.astype(np.float64)
             if e.success:
@@ -110,7 +117,7 @@ def export_minari(
                 action_space=env.action_space,
                 algorithm_name="shortest-path expert",
                 description=(
-                    f"latent-gridworld expert demonstrations ({info.env}, split {info.split}, "
+                    f"latent-gridworld expert demonstrations ({info.world_id}, split {info.split}, "
                     f"seed {info.seed}, content sha256 {info.content_sha256})"
                 ),
                 data_format="arrow",
