@@ -14,7 +14,6 @@ import json
 import os
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, overload
 
@@ -36,7 +35,6 @@ _EPISODE_COLUMNS = {
     "success": np.bool_,
     "optimal_steps": np.int32,
 }
-_HAS_PLACEMENT = "placement" in {f.name for f in fields(Episode)}
 
 
 # FileFormatError: a dataset or memory file is truncated, corrupted, of another format or version
@@ -219,7 +217,6 @@ class EpisodeArrays(Sequence[Episode]):
             raise IndexError(f"episode index {index} out of range for {n} episodes")
         i %= n
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-        extra = {"placement": int(self.placement[i])} if _HAS_PLACEMENT else {}
         return Episode(
             maze=int(self.maze[i]),
             start=(int(self.start[i, 0]), int(self.start[i, 1])),
@@ -231,7 +228,7 @@ class EpisodeArrays(Sequence[Episode]):
             actions=self.actions[lo - i : hi - i - 1],
             success=bool(self.success[i]),
             optimal_steps=int(self.optimal_steps[i]),
-            **extra,
+            placement=int(self.placement[i]),
         )
 
     def __iter__(self) -> Iterator[Episode]:

@@ -3,17 +3,23 @@
 Datasets, the episodic memory and the agents all exchange episodes in this form; any encoder
 can turn its views into pixels (:func:`~latent_gridworld.encoders.pixels.codes_to_image`) or
 ASCII (:func:`~latent_gridworld.encoders.ascii.codes_to_ascii`).
+
+Every episode the package or the agents record is assembled by :func:`path_episode`, the one
+recorder: from a played env through :class:`EpisodeRecorder` (:func:`record_episode`, the
+``play`` window, the RL retrieval wrapper) or from the expert's walks in
+:mod:`latent_gridworld.datasets`, so each keeps every field (the placement included).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from latent_gridworld.core.constants import SPLITS
+from latent_gridworld.core.world import EpisodeState, Maze
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +75,88 @@ class Episode:
         return first
 
 
+def path_episode(
+    maze: Maze,
+    split: str,
+    rows: Sequence[int] | np.ndarray,
+    cols: Sequence[int] | np.ndarray,
+    goals: int | Sequence[int] | np.ndarray,
+    actions: Sequence[int] | np.ndarray,
+    *,
+    success: bool,
+    optimal_steps: int,
+) -> Episode:
+    """The :class:`Episode` of a walk through ``maze`` along the cells ``(rows[t], cols[t])``.
+
+    The one place an episode is assembled from what happened: every recorder (the env's
+    :class:`EpisodeRecorder`, the dataset expert's walks, the player, the RL wrapper) gives the
+    cells visited, the goal shown at each (or one goal for all) and the actions, and the views
+    and visible objects are gathered from the maze's tables in one indexing each. The maze id,
+    the placement and the start (the first cell) come from the maze and the path, so no
+    recorder can leave one out.
+    """
+    row_arr, col_arr = np.asarray(rows), np.asarray(cols)
+    if isinstance(goals, (int, np.integer)):
+        goal_arr = np.full(len(row_arr), goals, dtype=np.int8)
+    else:
+        goal_arr = np.asarray(goals, dtype=np.int8)
+    return Episode(
+        maze=int(maze.maze_id),
+        start=(int(row_arr[0]), int(col_arr[0])),
+        split=split,
+        views=maze.views[row_arr, col_arr],
+        goals=goal_arr,
+        positions=np.stack([row_arr, col_arr], axis=1).astype(np.int16),
+        visible=maze.visible[row_arr, col_arr],
+        actions=np.asarray(actions, dtype=np.uint8),
+        success=bool(success),
+        optimal_steps=int(optimal_steps),
+        placement=int(maze.placement),
+    )
+
+
+class EpisodeRecorder:
+    """Records an episode of a latent gridworld env as it is played, step by step.
+
+    Made from the state right after ``reset`` (``env.unwrapped.state``) and the episode's split
+    (``SPLITS[info["split_id"]]``); :meth:`step` after each ``env.step``; :meth:`episode` at
+    any time gives the episode so far. It keeps cells, goals and actions only: the views are
+    the maze's, gathered once by :func:`path_episode`.
+    """
+
+    def __init__(self, state: EpisodeState, split: str) -> None:
+        self.maze = state.maze
+        self.split = split
+        self.rows = [int(state.position[0])]
+        self.cols = [int(state.position[1])]
+        self.goals = [int(state.goal)]
+        self.actions: list[int] = []
+
+    def __len__(self) -> int:
+        """Number of actions recorded."""
+        return len(self.actions)
+
+    def step(self, action: int, state: EpisodeState) -> None:
+        """Record ``action`` and the state the env stepped to."""
+        self.actions.append(int(action))
+        self.rows.append(int(state.position[0]))
+        self.cols.append(int(state.position[1]))
+        self.goals.append(int(state.goal))
+
+    def episode(self, state: EpisodeState) -> Episode:
+        """The episode so far; ``state`` (the env's current one) says whether it succeeded."""
+        return path_episode(
+            self.maze,
+            self.split,
+            self.rows,
+            self.cols,
+            self.goals,
+            self.actions,
+            success=state.terminated,
+            optimal_steps=state.optimal_steps,
+        )
+
+
 def record_episode(
     env: Any,
     policy: Callable[[Any, dict[str, Any]], int],
@@ -82,29 +170,9 @@ def record_episode(
     ``lambda env, obs: expert_action(env)``.
     """
     obs, info = env.reset(seed=seed, options=options)
-    state = env.unwrapped.state
-    views, goals, positions, visible, actions = [], [], [], [], []
-    while True:
-        views.append(state.maze.views[state.position])
-        goals.append(state.goal)
-        positions.append(state.position)
-        visible.append(state.maze.visible[state.position])
-        if state.done:
-            break
+    recorder = EpisodeRecorder(env.unwrapped.state, SPLITS[int(info["split_id"])])
+    while not env.unwrapped.state.done:
         action = int(policy(env, obs))
-        actions.append(action)
-        obs, _, _, _, info = env.step(action)
-        state = env.unwrapped.state
-    return Episode(
-        maze=int(info["maze"]),
-        start=(int(info["start"][0]), int(info["start"][1])),
-        split=SPLITS[int(info["split_id"])],
-        views=np.stack(views).astype(np.uint8),
-        goals=np.asarray(goals, dtype=np.int8),
-        positions=np.asarray(positions, dtype=np.int16),
-        visible=np.stack(visible),
-        actions=np.asarray(actions, dtype=np.uint8),
-        success=bool(info["is_success"]),
-        optimal_steps=int(info["optimal_steps"]),
-        placement=int(state.task.placement),
-    )
+        obs, *_ = env.step(action)
+        recorder.step(action, env.unwrapped.state)
+    return recorder.episode(env.unwrapped.state)

@@ -7,21 +7,22 @@ the next task, Q or Esc quits. The loop sleeps in ``pygame.event.wait``: it uses
 nobody presses a key.
 
 ``--record PATH`` writes every played episode (with at least one move) to an ``.npz`` file;
-:func:`load_recording` reads it back as :class:`~latent_gridworld.episode.Episode` objects. The
-format is documented in ``docs/play.md``. The path is checked before the window opens (its
-folder is created; an existing file is replaced only with ``--force``), and the file is
-rewritten after every episode; if a save fails, the episodes go to a fallback file and the
-window and the terminal say where.
+:func:`~latent_gridworld.recordings.load_recording` reads it back as
+:class:`~latent_gridworld.episode.Episode` objects (the format is in
+:mod:`latent_gridworld.recordings` and ``docs/play.md``; its names are importable from here
+too). The path is checked before the window opens (its folder is created; an existing file is
+replaced only with ``--force``), and the file is rewritten after every episode; if a save
+fails, the episodes go to a fallback file and the window and the terminal say where.
 
 Without a display (no ``DISPLAY``/``WAYLAND_DISPLAY`` on Linux), SDL would open an invisible
 offscreen window and wait for keys forever: ``play`` refuses instead and says what to do. An
 explicit ``SDL_VIDEODRIVER=dummy`` (what the tests set) still runs, driven by posted key events.
 
-pygame is imported only when a window opens; the recording functions work without it.
+pygame is imported only when a window opens.
 
-Why one module of this size: the pygame session (one class, the event loop and its drawing)
-and the recording format it writes (``save_recording`` / ``load_recording``, its documented
-reader) are the player and its output; nothing else imports either.
+Why a module of this size: it is the command line, the display check and one class, the
+window, whose event loop, episode handling and drawing share the pygame surfaces and the
+episode being played; the recording format it writes is :mod:`latent_gridworld.recordings`.
 """
 
 from __future__ import annotations
@@ -29,12 +30,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,14 +42,18 @@ import numpy as np
 import latent_gridworld
 from latent_gridworld.core.constants import OBJECT_BASE, SPLITS, Action, object_letter
 from latent_gridworld.encoders.pixels import tile_atlas
-from latent_gridworld.episode import Episode
-from latent_gridworld.fileio import OVERWRITE_HINT, atomic_write_path, check_output_path
-from latent_gridworld.integrity import seal, verify, warn_unsealed
+from latent_gridworld.episode import Episode, EpisodeRecorder
+from latent_gridworld.fileio import check_output_path
 from latent_gridworld.kwargs import parse_kwargs
+from latent_gridworld.recordings import (  # noqa: F401  (re-exported: the format moved there)
+    RECORDING_FORMAT,
+    Recording,
+    fallback_recording_path,
+    load_recording,
+    save_recording,
+)
+from latent_gridworld.registration import resolve_env_id
 from latent_gridworld.rendering.viewer import frame_to_surface, import_pygame
-
-ENV_IDS = {"ascii": "LatentGridworld/ASCII-v0", "pixel": "LatentGridworld/Pixel-v0"}
-RECORDING_FORMAT = "latent-gridworld-play/1"
 
 # pygame key names (pygame.key.key_code) -> action
 MOVE_KEYS: dict[str, Action] = {
@@ -107,18 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--force", action="store_true", help="replace --record's file if it exists")
     parser.add_argument("--tile", type=int, default=32, help="pixels per maze cell (default 32)")
     return parser
-
-
-def resolve_env_id(name: str) -> str:
-    """``ASCII``/``Pixel`` (any case) or a latent gridworld id -> the id; ValueError otherwise."""
-    if name.lower() in ENV_IDS:
-        return ENV_IDS[name.lower()]
-    entry = gym.registry[name].entry_point if name in gym.registry else None
-    if isinstance(entry, str) and entry.startswith("latent_gridworld"):
-        return name
-    raise ValueError(
-        f"unknown --env {name!r}; valid: ASCII, Pixel, or a registered LatentGridworld id"
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -223,163 +213,6 @@ def display_problem(
 
 
 # --------------------------------------------------------------------------------------------
-# Recording
-
-
-@dataclass
-class _EpisodeBuffer:
-    """Steps of the episode being played, in world terms (as :func:`record_episode` keeps)."""
-
-    views: list[np.ndarray] = field(default_factory=list)
-    goals: list[int] = field(default_factory=list)
-    positions: list[tuple[int, int]] = field(default_factory=list)
-    visible: list[np.ndarray] = field(default_factory=list)
-    actions: list[int] = field(default_factory=list)
-
-    def observe(self, state: Any) -> None:
-        self.views.append(state.maze.views[state.position])
-        self.goals.append(state.goal)
-        self.positions.append(state.position)
-        self.visible.append(state.maze.visible[state.position])
-
-    def to_episode(self, state: Any, split: str) -> Episode:
-        return Episode(
-            maze=int(state.task.maze),
-            start=(int(state.task.start[0]), int(state.task.start[1])),
-            split=split,
-            views=np.stack(self.views).astype(np.uint8),
-            goals=np.asarray(self.goals, dtype=np.int8),
-            positions=np.asarray(self.positions, dtype=np.int16),
-            visible=np.stack(self.visible),
-            actions=np.asarray(self.actions, dtype=np.uint8),
-            success=bool(state.terminated),
-            optimal_steps=int(state.optimal_steps),
-        )
-
-
-@dataclass(frozen=True)
-class Recording:
-    """Episodes read back by :func:`load_recording`.
-
-    Attributes:
-        episodes: The played episodes, in order.
-        outcomes: Per episode ``"success"``, ``"truncated"`` or ``"abandoned"`` (left with R,
-            N or Q before it ended).
-        icl: Per episode, whether it was a within-episode ICL episode.
-        metadata: ``env_id``, ``env_kwargs``, ``seed``, ``config`` (every WorldConfig field),
-            ``package_version``, ``created`` (UTC, ISO 8601) and ``format``.
-    """
-
-    episodes: list[Episode]
-    outcomes: list[str]
-    icl: list[bool]
-    metadata: dict[str, Any]
-
-
-def save_recording(
-    path: str | os.PathLike[str],
-    episodes: Sequence[Episode],
-    outcomes: Sequence[str],
-    icl: Sequence[bool],
-    metadata: dict[str, Any],
-    *,
-    overwrite: bool = False,
-    hint: str = OVERWRITE_HINT,
-) -> None:
-    """Write episodes to ``path`` as an ``.npz`` readable without pickle (see docs/play.md).
-
-    Steps of all episodes are concatenated; ``step_offsets``/``action_offsets`` delimit them.
-    The file is written next to ``path`` and renamed into place: a crash never leaves half a
-    file, and a failed or interrupted write leaves no temporary file.
-
-    Raises:
-        ValueError: no episodes.
-        FileExistsError: ``path`` exists and ``overwrite`` is false (``hint`` says how to ask).
-        OSError: ``path`` cannot be written.
-    """
-    if not episodes:
-        raise ValueError("no episodes to save")
-    steps = np.cumsum([0] + [len(e.views) for e in episodes])
-    acts = np.cumsum([0] + [len(e.actions) for e in episodes])
-    meta = {**metadata, "format": RECORDING_FORMAT, "n_episodes": len(episodes)}
-    arrays: dict[str, np.ndarray] = {
-        "format": np.array(RECORDING_FORMAT),
-        "metadata": np.array(json.dumps(meta, sort_keys=True)),
-        "maze": np.array([e.maze for e in episodes], dtype=np.int64),
-        "start": np.array([e.start for e in episodes], dtype=np.int64).reshape(-1, 2),
-        "split": np.array([e.split for e in episodes]),
-        "success": np.array([e.success for e in episodes], dtype=bool),
-        "optimal_steps": np.array([e.optimal_steps for e in episodes], dtype=np.int64),
-        "outcome": np.array(list(outcomes)),
-        "icl": np.array(list(icl), dtype=bool),
-        "step_offsets": steps.astype(np.int64),
-        "action_offsets": acts.astype(np.int64),
-        "views": np.concatenate([e.views for e in episodes]),
-        "goals": np.concatenate([e.goals for e in episodes]),
-        "positions": np.concatenate([e.positions for e in episodes]),
-        "visible": np.concatenate([e.visible for e in episodes]),
-        "actions": np.concatenate([e.actions for e in episodes]),
-    }
-    with atomic_write_path(path, overwrite=overwrite, hint=hint) as tmp:
-        with open(tmp, "wb") as f:  # a file object: numpy would append .npz to a bare name
-            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
-        seal(tmp)  # whole-file sha256, checked by load_recording
-
-
-def fallback_recording_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """Where a recording goes when its own path cannot be written: a fresh file in the temp dir.
-
-    The name keeps the original stem and adds the time and process id, so it never replaces
-    anything.
-    """
-    stem = Path(path).stem if path is not None else "recording"
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path(tempfile.gettempdir()) / f"latent-gridworld-play-{stem}-{stamp}-{os.getpid()}.npz"
-
-
-def load_recording(path: str | os.PathLike[str]) -> Recording:
-    """Read a file written by ``latent-gridworld play --record`` (no pickle involved).
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is corrupted or truncated (its whole-file checksum does not
-            match), or is not a play recording.
-    """
-    sealed = verify(path, allow_unsealed=True)  # a recording from before checksums: warned
-    with np.load(path, allow_pickle=False) as data:
-        fmt = str(data["format"]) if "format" in data.files else None
-        if fmt != RECORDING_FORMAT:
-            raise ValueError(
-                f"{path} is not a play recording (format {fmt!r}, want {RECORDING_FORMAT!r})"
-            )
-        d = {k: data[k] for k in data.files}
-    if not sealed:
-        warn_unsealed(path)
-    so, ao = d["step_offsets"], d["action_offsets"]
-    episodes = [
-        Episode(
-            maze=int(d["maze"][i]),
-            start=(int(d["start"][i, 0]), int(d["start"][i, 1])),
-            split=str(d["split"][i]),
-            views=d["views"][so[i] : so[i + 1]],
-            goals=d["goals"][so[i] : so[i + 1]],
-            positions=d["positions"][so[i] : so[i + 1]],
-            visible=d["visible"][so[i] : so[i + 1]],
-            actions=d["actions"][ao[i] : ao[i + 1]],
-            success=bool(d["success"][i]),
-            optimal_steps=int(d["optimal_steps"][i]),
-        )
-        for i in range(len(d["maze"]))
-    ]
-    return Recording(
-        episodes=episodes,
-        outcomes=[str(x) for x in d["outcome"]],
-        icl=[bool(x) for x in d["icl"]],
-        metadata=json.loads(str(d["metadata"])),
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # The window
 
 
@@ -431,7 +264,7 @@ class PlaySession:
         self.icl: list[bool] = []
         self.message = ""
         self.running = True
-        self._buffer = _EpisodeBuffer()
+        self._recorder: EpisodeRecorder | None = None  # None once the episode is kept
         self._split = "train"
         self.obs: dict[str, Any] = {}
 
@@ -471,21 +304,20 @@ class PlaySession:
     def _start(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         self.obs, info = self.env.reset(seed=seed, options=options)
         self._split = SPLITS[int(info["split_id"])]
-        self._buffer = _EpisodeBuffer()
-        self._buffer.observe(self.raw.state)
+        self._recorder = EpisodeRecorder(self.raw.state, self._split)
         self.message = ""
         self.draw()
 
     def _finish_episode(self) -> None:
         """Keep the episode being played (if any move was made) and save the recording."""
         state = self.raw.state
-        if not self._buffer.actions:
+        if self._recorder is None or not len(self._recorder):
             return
-        self.episodes.append(self._buffer.to_episode(state, self._split))
+        self.episodes.append(self._recorder.episode(state))
         outcome = "success" if state.terminated else "truncated" if state.truncated else "abandoned"
         self.outcomes.append(outcome)
         self.icl.append(bool(state.task.icl))
-        self._buffer = _EpisodeBuffer()
+        self._recorder = None
         if self.record_path is not None:
             self._save()
 
@@ -547,8 +379,8 @@ class PlaySession:
             return
         goal_before = state.goal
         self.obs, _, terminated, truncated, info = self.env.step(action)
-        self._buffer.actions.append(int(action))
-        self._buffer.observe(self.raw.state)
+        if self._recorder is not None:
+            self._recorder.step(action, self.raw.state)
         steps = self.raw.state.steps
         if terminated:
             self.message = f"Goal reached in {steps} steps (shortest {info['optimal_steps']})."

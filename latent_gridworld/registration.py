@@ -1,4 +1,9 @@
-"""Registered environment ids: one table of variants, registered in a loop."""
+"""Registered environment ids: one table of variants, registered in a loop, and their names.
+
+:func:`resolve_env_id` is the one reading of an env name on a command line or in an API
+(``play --env``, ``generate --env``, :func:`latent_gridworld.datasets.generate_dataset`):
+``ASCII`` / ``Pixel`` are the v0 ids, anything else must be a registered id of this package.
+"""
 
 from __future__ import annotations
 
@@ -56,3 +61,36 @@ def register_envs() -> None:
             # the env enforces its own max_steps; a TimeLimit here would truncate twice
             max_episode_steps=None,
         )
+
+
+# the short names: the v0 world, as before ids had versions
+SHORT_NAMES = {"ascii": f"{NAMESPACE}/ASCII-v0", "pixel": f"{NAMESPACE}/Pixel-v0"}
+
+
+def resolve_env_id(name: str) -> str:
+    """``ASCII``/``Pixel`` (any case), ``ASCII-v1`` or a full registered id -> the full id.
+
+    Any id registered with an entry point in this package counts, so user variants registered
+    with ``gym.register`` work too.
+
+    >>> resolve_env_id("ascii"), resolve_env_id("Pixel-v1")
+    ('LatentGridworld/ASCII-v0', 'LatentGridworld/Pixel-v1')
+
+    Raises:
+        ValueError: ``name`` is none of these; the message lists the ids registered here.
+    """
+    if name.lower() in SHORT_NAMES:
+        return SHORT_NAMES[name.lower()]
+    for env_id in (name, f"{NAMESPACE}/{name}"):
+        entry = gym.registry[env_id].entry_point if env_id in gym.registry else None
+        if isinstance(entry, str) and entry.startswith("latent_gridworld"):
+            return env_id
+    ours = sorted(
+        k
+        for k, spec in gym.registry.items()
+        if isinstance(spec.entry_point, str) and spec.entry_point.startswith("latent_gridworld")
+    )
+    raise ValueError(
+        f"unknown env {name!r}; valid: ASCII, Pixel, or a registered LatentGridworld id "
+        f"({', '.join(ours)})"
+    )

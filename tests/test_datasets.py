@@ -27,6 +27,7 @@ from latent_gridworld.datasets import (
     load_dataset,
     main,
     save_dataset,
+    write_arrays,
 )
 from latent_gridworld.episode import record_episode
 from latent_gridworld.expert import expert_action
@@ -93,6 +94,28 @@ def test_episodes_match_the_env_played_by_the_expert(dataset):
         assert played.optimal_steps == e.optimal_steps and played.success
 
 
+def test_expert_and_played_episodes_keep_the_placement():
+    # a placement variant moves the objects: every recorder must keep which one it played
+    config = WorldConfig()
+    maze = world.build_maze(config, 3, 2)
+    goal = int(maze.explicit_types[0])
+    start = tuple(int(x) for x in maze.starts_for("train", goal)[0])
+    task = world.Task(3, goal, start, False, 2)
+    expert = datasets.expert_episode(config, task, np.random.default_rng(0))
+    options = {"maze": 3, "goal": goal, "start": start, "icl": False, "placement": 2}
+    env = gym.make("LatentGridworld/ASCII-v0")
+    played = record_episode(env, lambda env, obs: expert_action(env), seed=0, options=options)
+    for name in ("views", "goals", "positions", "visible", "actions"):
+        a, b = getattr(played, name), getattr(expert, name)
+        assert a.dtype == b.dtype and (a == b).all(), name
+    assert played.placement == expert.placement == 2 and played.start == expert.start == start
+    cell = tuple(int(x) for x in maze.object_cells[1])
+    walked, _ = datasets.expert_cell_episode(
+        config, maze, start, cell, goal, np.random.default_rng(0)
+    )
+    assert walked.placement == 2 and walked.success and walked.start == start
+
+
 def test_metadata_splits_and_icl_episodes(dataset):
     config = dataset.config
     assert dataset.info.split == "train" and set(e.split for e in dataset) == {"train"}
@@ -141,6 +164,61 @@ def test_cli_reports_and_rejects_bad_input(tmp_path, capsys):
     assert "unknown env 'Atari'; valid: ASCII, Pixel" in capsys.readouterr().err
     with pytest.raises(ValueError, match="episodes must be a positive integer"):
         generate_dataset(episodes=0)
+
+
+# ---------------------------------------------------------------- versioned datasets (issue 15)
+
+V1 = "LatentGridworld/ASCII-v1"
+
+
+def test_a_v1_dataset_is_the_registered_v1_world(tmp_path, capsys):
+    path = tmp_path / "v1.npz"
+    assert main(["--env", V1, "--episodes", "40", "--no-progress", "--out", str(path)]) == 0
+    assert f"env {V1}, content sha256" in capsys.readouterr().out
+    ds = load_dataset(path, env=V1)
+    registered = gym.make(V1).unwrapped.config
+    assert ds.info.env_id == V1 and ds.info.env == "ASCII"
+    assert ds.config == registered.replace(split="train", icl_share=0.0)
+    assert ds.config != WorldConfig()  # not the v0 defaults the ids once fell back to
+    env = gym.make(V1)  # and its episodes are what the v1 env plays
+    for e in ds[:10]:
+        options = {"maze": e.maze, "goal": int(e.goals[0]), "start": e.start, "icl": False}
+        played = record_episode(env, lambda env, obs: expert_action(env), seed=0, options=options)
+        for name in ("views", "goals", "positions", "visible", "actions"):
+            np.testing.assert_array_equal(getattr(played, name), getattr(e, name), err_msg=name)
+    # --kw overrides one field of the registered world and keeps the id
+    small = generate_dataset(env="ASCII-v1", episodes=3, seed=0, n_mazes=8)
+    assert small.info.env_id == V1 and small.config == ds.config.replace(n_mazes=8)
+
+
+def test_loading_a_dataset_of_another_id_names_both(tmp_path, dataset):
+    v0, v1 = tmp_path / "v0.npz", tmp_path / "v1.npz"
+    save_dataset(dataset, v0)
+    save_dataset(generate_dataset(env=V1, episodes=3, seed=0), v1)
+    assert dataset.info.env_id == "LatentGridworld/ASCII-v0"
+    assert load_dataset(v0, env="ascii").info == dataset.info  # ASCII is the v0 id
+    with pytest.raises(ValueError) as err:
+        load_dataset(v0, env=V1)
+    assert str(err.value) == f"{v0} is a dataset of LatentGridworld/ASCII-v0, not of {V1}"
+    with pytest.raises(ValueError, match=r"v1.npz is a dataset of LatentGridworld/ASCII-v1, not "):
+        load_dataset(v1, env="ASCII")
+    with pytest.raises(ValueError, match=r"of LatentGridworld/ASCII-v1, not of .*Pixel-v1"):
+        load_dataset(v1, env="LatentGridworld/Pixel-v1")
+    with pytest.raises(ValueError, match="unknown env 'ASCII-v9'; valid: ASCII, Pixel, or a"):
+        load_dataset(v1, env="ASCII-v9")
+
+
+def test_a_file_without_an_id_loads_as_before(tmp_path, dataset):
+    # written as the package wrote them before ids were recorded: no env_id in the header
+    header = {k: v for k, v in datasets.files._info_header(dataset.info).items() if k != "env_id"}
+    path = tmp_path / "old.npz"
+    write_arrays(path, header, dataset.columns())
+    old = load_dataset(path)
+    assert old.info.env_id == "" and old.info.world_id == "LatentGridworld/ASCII-v0"
+    assert old.config == dataset.config and len(old) == len(dataset)
+    assert load_dataset(path, env="LatentGridworld/ASCII-v0").info.env_id == ""
+    with pytest.raises(ValueError, match=r"ASCII-v0 \(no id recorded: v0 defaults\), not of"):
+        load_dataset(path, env=V1)
 
 
 def test_damaged_or_foreign_files_are_refused(tmp_path, dataset):
@@ -223,6 +301,24 @@ def test_minari_export_round_trips_every_array(tmp_path, monkeypatch, env):
         )
     env_back = loaded.recover_environment()
     assert env_back.unwrapped.config.size == 11
+
+
+def test_minari_export_of_a_v1_dataset_has_the_cues_its_env_shows(tmp_path, monkeypatch):
+    minari = pytest.importorskip("minari")
+    from latent_gridworld.datasets import export_minari
+
+    ds = generate_dataset(env=V1, episodes=4, seed=0, position_cue=True)
+    export_minari(ds, "lg/ascii-v1-v0", root=tmp_path)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    loaded = minari.load_dataset("lg/ascii-v1-v0")
+    assert loaded.spec.env_spec.id == V1
+    space = loaded.recover_environment().observation_space
+    for i, ep in enumerate(loaded.iterate_episodes()):
+        assert set(ep.observations) == set(space.spaces) == {"view", "goal", "maze", "position"}
+        np.testing.assert_array_equal(
+            ep.observations["maze"], np.full(len(ds[i].views), ds[i].maze)
+        )
+        np.testing.assert_array_equal(ep.observations["position"], ds[i].positions)
 
 
 def test_cli_minari_export(tmp_path, monkeypatch):
@@ -340,7 +436,7 @@ def test_generate_checks_out_before_generating(tmp_path, capsys, monkeypatch):
     def must_not_run(*args, **kwargs):
         raise AssertionError("generated although --out is unusable")
 
-    monkeypatch.setattr(datasets, "generate_dataset", must_not_run)
+    monkeypatch.setattr(datasets.cli, "generate_dataset", must_not_run)  # what main calls
     (tmp_path / "adir").mkdir()
     (tmp_path / "afile").write_text("")
     cases = {

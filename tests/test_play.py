@@ -18,6 +18,7 @@ import pytest
 
 from agents import cli
 from latent_gridworld import expert_action, play
+from latent_gridworld.core import world
 from latent_gridworld.core.constants import ACTION_DELTAS, OBJECT_BASE
 from latent_gridworld.encoders.pixels import tile_atlas
 from latent_gridworld.episode import record_episode
@@ -238,6 +239,24 @@ def test_recording_round_trips(tmp_path: Path) -> None:
     assert len(ep2.views) == len(moves) + 1
 
 
+def test_recordings_keep_the_placement(tmp_path: Path) -> None:
+    path = tmp_path / "placed.npz"
+    session = _session(seed=4, record=path)
+    session._start(options={"placement": 2})  # only reset options choose a placement variant
+    moves = _open_moves(session, 2)
+    _post(*(ARROWS[a] for a in moves), "r")  # R replays the same task, placement included
+    _post(*(ARROWS[a] for a in moves), "q")
+    session.run()
+    config = session.raw.config
+    session.close()
+    rec = load_recording(path)
+    assert [e.placement for e in rec.episodes] == [2, 2]
+    e = rec.episodes[1]
+    maze = world.build_maze(config, e.maze, 2)
+    rows, cols = e.positions[:, 0], e.positions[:, 1]
+    assert (e.views == maze.views[rows, cols]).all() and e.actions.tolist() == moves
+
+
 def test_save_and_load_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no episodes to save"):
         save_recording(tmp_path / "x.npz", [], [], [], {})
@@ -269,8 +288,8 @@ def test_parse_kwargs() -> None:
         (["--kw", "size"], "--kw expects KEY=VALUE"),
         (["--kw", "sise=9"], "got an unexpected keyword argument 'sise'; valid: obs_mode"),
         (["--kw", "size=8"], "size must be an odd integer >= 5, got 8"),
-        (["--env", "Text"], "unknown --env 'Text'; valid: ASCII, Pixel, or a registered"),
-        (["--env", "CartPole-v1"], "unknown --env 'CartPole-v1'"),
+        (["--env", "Text"], "unknown env 'Text'; valid: ASCII, Pixel, or a registered"),
+        (["--env", "CartPole-v1"], "unknown env 'CartPole-v1'"),
         (["--split", "latent", "--kw", "split=train"], "give the split once"),
         (["--tile", "1"], "--tile must be >= 2, got 1"),
     ],

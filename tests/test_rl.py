@@ -151,6 +151,17 @@ def test_online_fill_stores_each_finished_episode(memory: EpisodicMemory) -> Non
     assert obs["mem_mask"].any()
 
 
+def test_online_fill_keeps_the_placement() -> None:
+    own = EpisodicMemory(n_object_types=8)
+    env = wrapped(own, "oracle", fill_online=True)
+    env.reset(seed=1, options={"placement": 1})
+    done = False
+    while not done:
+        _, _, terminated, truncated, _ = env.step(expert_action(env))
+        done = terminated or truncated
+    assert len(own) == 1 and own[0].placement == 1 and own[0].split == "train"
+
+
 def test_bad_memory_is_rejected_at_construction(memory: EpisodicMemory) -> None:
     with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
         wrapped(memory, trim="last")

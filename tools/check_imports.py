@@ -19,11 +19,12 @@ Three rules, each one a user or a newcomer relies on:
    2     ``rendering``                             the pygame window (pygame only when shown)
    3     ``envs``                                  the Gymnasium env
    4     ``registration``, ``vector``              ids; the batched env
-   5     ``episode``, ``expert``, ``contract``     recorded episodes; the expert; the contract
-   6     ``arrays``                                columnar episodes and their ``.npz`` files
-   7     ``datasets``, ``sb3``, ``testing``        expert datasets; the SB3 adapter; helpers
+   5     ``episode``, ``contract``                 recorded episodes, their recorder; the contract
+   6     ``arrays``, ``expert``                    columnar episodes, ``.npz`` files; the expert
+   7     ``datasets``, ``recordings``, ``sb3``,    expert datasets; play's files; the SB3 adapter;
+         ``testing``                               test helpers
    8     ``latent_gridworld`` (its ``__init__``)   the package's front door
-   9     ``play``                                  the pygame player and its recordings
+   9     ``play``                                  the pygame player
    10    ``agents`` (``__init__``), ``protocol``   the agent interface
    11    ``agents.memory``, ``agents.bc.evaluate`` the episodic memory; the closed-loop evaluator
    12    ``agents.reference``, ``agents.progress`` scripted reference policies; job progress
@@ -58,9 +59,14 @@ _F: list[set[str]] = [
     {"latent_gridworld.rendering"},
     {"latent_gridworld.envs"},
     {"latent_gridworld.registration", "latent_gridworld.vector"},
-    {"latent_gridworld.episode", "latent_gridworld.expert", "latent_gridworld.contract"},
-    {"latent_gridworld.arrays"},
-    {"latent_gridworld.datasets", "latent_gridworld.sb3", "latent_gridworld.testing"},
+    {"latent_gridworld.episode", "latent_gridworld.contract"},
+    {"latent_gridworld.arrays", "latent_gridworld.expert"},
+    {
+        "latent_gridworld.datasets",
+        "latent_gridworld.recordings",
+        "latent_gridworld.sb3",
+        "latent_gridworld.testing",
+    },
     {"latent_gridworld"},
     {"latent_gridworld.play"},
     {"agents", "agents.protocol"},

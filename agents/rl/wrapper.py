@@ -41,7 +41,7 @@ from gymnasium import spaces
 
 from agents.memory import EpisodicMemory, Featurizer, RetrievalQuery, make_retriever, trim_steps
 from latent_gridworld.core.constants import N_ACTIONS, N_CELL_CODES, SPLITS
-from latent_gridworld.episode import Episode
+from latent_gridworld.episode import Episode, EpisodeRecorder
 
 RetrievalMode = Literal["oracle", "knn", "none"]
 MODES: tuple[str, ...] = ("oracle", "knn", "none")
@@ -192,7 +192,7 @@ class RetrievalObservation(
             env.observation_space, k * steps_per_episode, self.view_size, self.n_object_types
         )
         self._memory_obs = self._empty_memory_obs()
-        self._trace: dict[str, list[Any]] = {}
+        self._recorder: EpisodeRecorder | None = None  # the episode being played
         # wall-clock accounting (seconds): inside the wrapped env, and inside retrieval
         self.env_time = 0.0
         self.retrieval_time = 0.0
@@ -209,8 +209,8 @@ class RetrievalObservation(
         t0 = time.perf_counter()
         obs, info = self.env.reset(seed=seed, options=options)
         self.env_time += time.perf_counter() - t0
-        self._trace = {k: [] for k in ("views", "goals", "positions", "visible", "actions")}
-        self._record_state()
+        state = self.env.unwrapped.state  # type: ignore[attr-defined]
+        self._recorder = EpisodeRecorder(state, SPLITS[int(info["split_id"])])
         self._retrieve(info)
         return self._augment(obs), info
 
@@ -219,16 +219,14 @@ class RetrievalObservation(
         t0 = time.perf_counter()
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.env_time += time.perf_counter() - t0
-        goal_changed = (
-            bool(self._trace["goals"]) and int(info["goal_type"]) != self._trace["goals"][-1]
-        )
-        self._trace["actions"].append(int(action))
-        self._record_state()
+        recorder = self._recording()
+        goal_changed = int(info["goal_type"]) != recorder.goals[-1]
+        recorder.step(action, self.env.unwrapped.state)  # type: ignore[attr-defined]
         if goal_changed and self.requery == "goal_change":
             self._retrieve(info)
         if (terminated or truncated) and self.fill_online and self.memory is not None:
             t0 = time.perf_counter()
-            self.memory.add(self._episode(info))
+            self.memory.add(self._episode())
             self.retrieval_time += time.perf_counter() - t0
         return self._augment(obs), float(reward), terminated, truncated, info
 
@@ -248,7 +246,7 @@ class RetrievalObservation(
 
     def current_episode(self) -> Episode:
         """The episode so far, as an :class:`Episode` (the ``knn`` query's history)."""
-        return self._episode(None)
+        return self._episode()
 
     def _empty_memory_obs(self) -> dict[str, np.ndarray]:
         return encode_episodes([], self.k, self.steps_per_episode, self.view_size)
@@ -264,33 +262,13 @@ class RetrievalObservation(
         out = {key: np.asarray(obs[key]).reshape(k, L) for key in MEMORY_KEYS[1:]}
         return {"mem_views": np.asarray(obs["mem_views"]).reshape(k, L, v, v), **out}
 
-    def _record_state(self) -> None:
-        state = self.env.unwrapped.state  # type: ignore[attr-defined]
-        trace = self._trace
-        trace["views"].append(state.maze.views[state.position])
-        trace["goals"].append(int(state.goal))
-        trace["positions"].append(state.position)
-        trace["visible"].append(state.maze.visible[state.position])
+    def _recording(self) -> EpisodeRecorder:
+        if self._recorder is None:
+            raise RuntimeError("RetrievalObservation: call reset() before step()")
+        return self._recorder
 
-    def _episode(self, info: dict[str, Any] | None) -> Episode:
-        state = self.env.unwrapped.state  # type: ignore[attr-defined]
-        t = self._trace
-        return Episode(
-            maze=int(state.task.maze),
-            start=(int(state.task.start[0]), int(state.task.start[1])),
-            split=(
-                SPLITS[int(info["split_id"])]
-                if info is not None
-                else str(self.env.unwrapped._split)  # type: ignore[attr-defined]
-            ),
-            views=np.stack(t["views"]).astype(np.uint8),
-            goals=np.asarray(t["goals"], dtype=np.int8),
-            positions=np.asarray(t["positions"], dtype=np.int16),
-            visible=np.stack(t["visible"]),
-            actions=np.asarray(t["actions"], dtype=np.uint8),
-            success=bool(state.terminated),
-            optimal_steps=int(state.optimal_steps),
-        )
+    def _episode(self) -> Episode:
+        return self._recording().episode(self.env.unwrapped.state)  # type: ignore[attr-defined]
 
     def _retrieve(self, info: dict[str, Any]) -> None:
         if self.retriever is None or self.memory is None or len(self.memory) == 0:
