@@ -544,8 +544,8 @@ def third_party_name(spec: str) -> str:
 def _eval_job(job: EvalJob) -> dict[str, Any]:
     """Evaluate ``job.rows`` (and the memory probe); returns per-task outcome lists per row."""
     from agents.bc.agent import BCAgent
-    from agents.bc.evaluate import evaluate_agent
     from agents.bc.train import load_checkpoint, load_pool
+    from agents.evaluation import evaluate_agent
     from agents.memory import EpisodicMemory
     from agents.protocol import AgentContext, load_factory
     from agents.reference import reference_factory
@@ -834,7 +834,7 @@ def _row_cache_key(identity: str, key: RowKey) -> str:
 
 def aggregate(per_seed: dict[int, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Mean and 95% half-width per agent x split (over seeds; over tasks for one seed)."""
-    from agents.bc.evaluate import binomial_ci, mean_ci
+    from agents.evaluation import binomial_ci, mean_ci
 
     keys = list(dict.fromkeys(k for r in per_seed.values() for k in r if not k.startswith("_")))
     table: dict[str, dict[str, Any]] = {}

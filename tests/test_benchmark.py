@@ -119,7 +119,7 @@ def test_bad_input_fails_before_anything_runs(tmp_path, capsys, argv, message):
 
 def test_example_agent_follows_the_protocol():
     """What the docs promise a third-party agent file: load it, build it, evaluate it, twice."""
-    from agents.bc.evaluate import evaluate_agent
+    from agents.evaluation import evaluate_agent
     from agents.protocol import Agent, AgentContext
     from latent_gridworld.core.config import WorldConfig
 
@@ -178,7 +178,7 @@ def _steps_to_nearest(walls, start, targets) -> int:
 
 
 def test_reference_policies_rank_as_their_knowledge_does():
-    from agents.bc.evaluate import evaluate_agent
+    from agents.evaluation import evaluate_agent
     from agents.protocol import AgentContext
     from agents.reference import reference_factory
     from latent_gridworld.core.config import WorldConfig
@@ -199,7 +199,7 @@ def test_reference_policies_rank_as_their_knowledge_does():
 def test_search_reference_heads_for_the_nearest_unvisited_cell_until_it_sees_the_goal():
     import numpy as np
 
-    from agents.bc.evaluate import make_env
+    from agents.evaluation import make_env
     from agents.protocol import AgentContext
     from agents.reference import reference_factory
     from latent_gridworld.core.config import WorldConfig
