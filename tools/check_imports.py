@@ -29,8 +29,8 @@ Three rules, each one a user or a newcomer relies on:
    12    ``agents.reference``, ``agents.progress`` scripted reference policies; job progress
    13    ``agents.bc``, ``agents.rl``              the paired agents (training scripts: leaves)
    14    ``agents.distributed``                    Ray jobs
-   15    ``agents.benchmark``                      the experiments
-   16    ``agents.cli``                            the console script
+   15    ``agents.experiments``                    the experiments (``benchmark``)
+   16    ``agents.cli``, ``agents.benchmark``      the console script; the old module name
    ===== ========================================= ==========================================
 
 Imports guarded by ``if TYPE_CHECKING:`` never run; they count for rule 1 only. Function-local
@@ -68,8 +68,8 @@ _F: list[set[str]] = [
     {"agents.reference", "agents.progress"},
     {"agents.bc", "agents.rl"},
     {"agents.distributed"},
-    {"agents.benchmark"},
-    {"agents.cli"},
+    {"agents.experiments"},
+    {"agents.cli", "agents.benchmark"},
 ]
 
 
