@@ -17,7 +17,7 @@ from collections.abc import Sequence
 SUBCOMMANDS = {
     "play": ("latent_gridworld.play", "Play mazes in a pygame window."),
     "generate": ("latent_gridworld.datasets", "Write expert demonstration datasets."),
-    "benchmark": ("agents.benchmark", "Train and evaluate paired agents; print the table."),
+    "benchmark": ("agents.experiments.cli", "Train and evaluate paired agents; print the table."),
 }
 
 

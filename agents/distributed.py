@@ -555,7 +555,7 @@ def evaluate_cell(cell: EvalCell) -> dict[str, Any]:
         ``{"success", "efficiency", "trivial", "steps"}`` per-task lists, as the benchmark's
         results file stores them.
     """
-    from agents.bc.evaluate import evaluate_agent
+    from agents.evaluation import evaluate_agent
     from agents.protocol import AgentContext, AgentFactory, load_factory
     from agents.reference import ReferencePolicy, reference_factory
     from latent_gridworld.core.config import WorldConfig

@@ -28,7 +28,7 @@ from typing import Any
 OLD_COMMIT = "893fd40"
 ROOT = Path(__file__).resolve().parent.parent
 
-# the preset recipe of agents/benchmark.py (RECIPE); "cli" is a bare TrainConfig, as
+# the preset recipe of agents/experiments/presets.py (RECIPE); "cli" is a bare TrainConfig, as
 # ``python -m agents.bc.train --agent retrieval`` trains
 RECIPES: dict[str, dict[str, Any]] = {
     "cli": {},

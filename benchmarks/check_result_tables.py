@@ -2,8 +2,8 @@
 
 A table in ``docs/result_tables/NAME.txt`` is checkable when the ``results.json`` of its run is
 stored beside it as ``NAME.json``: this script renders the table again with the benchmark's
-own code (``agents.benchmark.render_results``: aggregation from the per-task outcomes, then
-formatting) and compares. Nothing is retrained or re-evaluated, so it takes a second.
+own code (``agents.experiments.report.render_results``: aggregation from the per-task
+outcomes, then formatting) and compares. Nothing is retrained or re-evaluated, so it takes a second.
 
     python benchmarks/check_result_tables.py            # exit 1 if a table differs
     python benchmarks/check_result_tables.py --write    # rewrite the tables that differ
@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from agents.benchmark import check_result_tables
+from agents.experiments.report import check_result_tables
 
 FOLDER = Path(__file__).resolve().parent.parent / "docs" / "result_tables"
 

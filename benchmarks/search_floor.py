@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from agents.bc.evaluate import evaluate_agent
+from agents.evaluation import evaluate_agent
 from agents.protocol import AgentContext
 from agents.reference import reference_factory
 from latent_gridworld.core.config import WorldConfig

@@ -12,7 +12,6 @@ import torch
 from agents.bc.agent import BCAgent
 from agents.bc.context import TOKENIZER, StepFormat, build_context, current_rows, memory_rows
 from agents.bc.data import SampleStream, StreamConfig
-from agents.bc.evaluate import evaluate_agent, mean_ci
 from agents.bc.model import BCTransformer
 from agents.bc.train import (
     ContextMaker,
@@ -22,6 +21,7 @@ from agents.bc.train import (
     save_checkpoint,
     train,
 )
+from agents.evaluation import evaluate_agent, mean_ci
 from agents.memory import EpisodicMemory
 from agents.protocol import AgentContext
 from agents.reference import reference_factory
@@ -559,8 +559,8 @@ def test_checkpoint_saved_before_a_stream_option_existed_still_matches(trained, 
 
 
 def test_told_agent_acts_on_the_true_cell_not_on_its_goal_head(tmp_path):
-    from agents.bc.evaluate import make_env
     from agents.bc.probe import told_success
+    from agents.evaluation import make_env
 
     config = tiny_config(tmp_path, "baseline", aux_goal_weight=1.0, navigator=True)
     world = config.world_config()

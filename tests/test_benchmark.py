@@ -16,17 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.benchmark import (
-    PRESETS,
-    SPLITS,
-    aggregate,
-    build_parser,
-    check_result_tables,
-    format_table,
-    main,
-    render_results,
-)
 from agents.cli import main as cli_main
+from agents.experiments.arguments import build_parser
+from agents.experiments.cli import main
+from agents.experiments.jobs import SPLITS, RowKey, RowOutcome
+from agents.experiments.presets import PRESETS
+from agents.experiments.report import check_result_tables, format_table, render_results
+from agents.experiments.results import aggregate
 from agents.protocol import load_factory
 
 EXAMPLE = "examples/third_party_agent.py:make_agent"
@@ -119,7 +115,7 @@ def test_bad_input_fails_before_anything_runs(tmp_path, capsys, argv, message):
 
 def test_example_agent_follows_the_protocol():
     """What the docs promise a third-party agent file: load it, build it, evaluate it, twice."""
-    from agents.bc.evaluate import evaluate_agent
+    from agents.evaluation import evaluate_agent
     from agents.protocol import Agent, AgentContext
     from latent_gridworld.core.config import WorldConfig
 
@@ -135,28 +131,20 @@ def test_example_agent_follows_the_protocol():
 
 
 def test_aggregate_over_seeds_and_the_trivial_split():
-    per_seed = {
+    key = RowKey("a", "latent")
+    per_seed = {  # outcomes stored without steps (results of older runs): no tight column
         0: {
-            "a|latent": {
-                "success": [1, 0, 0, 1],
-                "efficiency": [1, 0, 0, 0.5],
-                "trivial": [1, 0, 0, 0],
-            }
+            key: RowOutcome((True, False, False, True), (1, 0, 0, 0.5), (True, False, False, False))
         },
-        1: {
-            "a|latent": {
-                "success": [1, 1, 0, 0],
-                "efficiency": [1, 1, 0, 0],
-                "trivial": [1, 0, 0, 0],
-            }
-        },
+        1: {key: RowOutcome((True, True, False, False), (1, 1, 0, 0), (True, False, False, False))},
     }
-    row = aggregate(per_seed)["a|latent"]
-    assert row["success"] == pytest.approx(0.5)
-    assert row["success_ci"] == pytest.approx(0.0)  # both seeds at 0.5
-    assert row["success_trivial"] == pytest.approx(1.0)
-    assert row["success_nontrivial"] == pytest.approx(1 / 3)
-    assert row["per_seed_success"] == [0.5, 0.5]
+    row = aggregate(per_seed)[key]
+    assert row.success == pytest.approx(0.5)
+    assert row.success_ci == pytest.approx(0.0)  # both seeds at 0.5
+    assert row.success_trivial == pytest.approx(1.0)
+    assert row.success_nontrivial == pytest.approx(1 / 3)
+    assert row.per_seed_success == (0.5, 0.5)
+    assert np.isnan(row.success_tight)
     assert "0.500 ± 0.000" in format_table(aggregate(per_seed), ["latent"])
 
 
@@ -178,7 +166,7 @@ def _steps_to_nearest(walls, start, targets) -> int:
 
 
 def test_reference_policies_rank_as_their_knowledge_does():
-    from agents.bc.evaluate import evaluate_agent
+    from agents.evaluation import evaluate_agent
     from agents.protocol import AgentContext
     from agents.reference import reference_factory
     from latent_gridworld.core.config import WorldConfig
@@ -199,7 +187,7 @@ def test_reference_policies_rank_as_their_knowledge_does():
 def test_search_reference_heads_for_the_nearest_unvisited_cell_until_it_sees_the_goal():
     import numpy as np
 
-    from agents.bc.evaluate import make_env
+    from agents.evaluation import make_env
     from agents.protocol import AgentContext
     from agents.reference import reference_factory
     from latent_gridworld.core.config import WorldConfig
@@ -229,13 +217,13 @@ def test_search_reference_heads_for_the_nearest_unvisited_cell_until_it_sees_the
 # what a newcomer relies on (issue 19)
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTCOME = {
-    "success": [1, 0],
-    "efficiency": [1.0, 0.0],
-    "trivial": [0, 0],
-    "steps": [3, 9],
-    "optimal": [3, 4],
-}
+OUTCOME = RowOutcome(
+    success=(True, False),
+    efficiency=(1.0, 0.0),
+    trivial=(False, False),
+    steps=(3, 9),
+    optimal=(3, 4),
+)
 
 
 def _copy_run(smoke_run, tmp_path: Path) -> Path:
@@ -250,13 +238,14 @@ def _copy_run(smoke_run, tmp_path: Path) -> Path:
 
 def test_table_columns_fit_the_longest_agent_name():
     name = "third_party_agent.py:make_agent"
-    table = aggregate({0: {f"{name}|latent": OUTCOME, "baseline|latent": OUTCOME}})
+    table = aggregate({0: {RowKey(name, "latent"): OUTCOME, RowKey("baseline", "latent"): OUTCOME}})
     lines = format_table(table, ["latent"]).splitlines()
     assert lines[0].startswith("agent" + " " * (len(name) - 3) + "split")
     assert lines[1].startswith(f"{name}  latent  ")
     assert lines[2].startswith("baseline" + " " * (len(name) + 2 - len("baseline")) + "latent")
     # short names keep the layout of the committed tables (agent column 24, split column 10)
-    short = format_table(aggregate({0: {"baseline|latent": OUTCOME}}), ["latent"]).splitlines()
+    short = format_table(aggregate({0: {RowKey("baseline", "latent"): OUTCOME}}), ["latent"])
+    short = short.splitlines()
     assert short[1].startswith("baseline" + " " * 16 + "latent" + " " * 4 + "   0.500 ± ")
 
 

@@ -279,7 +279,7 @@ def test_benchmark_on_ray_writes_the_same_results_as_a_local_run(
     local_ray: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("torch", reason="the 'agents' extra is not installed")
-    from agents import benchmark
+    from agents.experiments import cli as benchmark
 
     assert benchmark.main([*BENCH_ARGS, "--jobs", "1", "--out", str(tmp_path / "local")]) == 0
     assert benchmark.main([*BENCH_ARGS, "--ray", "--out", str(tmp_path / "ray")]) == 0
@@ -300,7 +300,7 @@ def test_benchmark_without_ray_names_the_extra_and_writes_nothing(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("torch", reason="the 'agents' extra is not installed")
-    from agents import benchmark
+    from agents.experiments import cli as benchmark
 
     monkeypatch.setitem(sys.modules, "ray", None)
     out = tmp_path / "out"
@@ -313,7 +313,7 @@ def test_benchmark_with_an_unreachable_address_fails_fast_and_writes_nothing(
     ray_mod: Any, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("torch", reason="the 'agents' extra is not installed")
-    from agents import benchmark
+    from agents.experiments import cli as benchmark
 
     out = tmp_path / "out"
     start = time.monotonic()

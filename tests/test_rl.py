@@ -269,7 +269,7 @@ def test_protocol_agent_sees_what_the_pixel_env_shows(memory: EpisodicMemory) ->
 
 
 def test_protocol_evaluation_runs_the_bc_protocol(memory: EpisodicMemory) -> None:
-    from agents.bc.evaluate import evaluate_agent
+    from agents.evaluation import evaluate_agent
     from agents.rl.agent import PPOAgent
     from latent_gridworld.core.config import WorldConfig
 

@@ -26,12 +26,12 @@ Three rules, each one a user or a newcomer relies on:
    8     ``latent_gridworld`` (its ``__init__``)   the package's front door
    9     ``play``                                  the pygame player
    10    ``agents`` (``__init__``), ``protocol``   the agent interface
-   11    ``agents.memory``, ``agents.bc.evaluate`` the episodic memory; the closed-loop evaluator
+   11    ``agents.memory``, ``agents.evaluation``  the episodic memory; the closed-loop evaluator
    12    ``agents.reference``, ``agents.progress`` scripted reference policies; job progress
    13    ``agents.bc``, ``agents.rl``              the paired agents (training scripts: leaves)
    14    ``agents.distributed``                    Ray jobs
-   15    ``agents.benchmark``                      the experiments
-   16    ``agents.cli``                            the console script
+   15    ``agents.experiments``                    the experiments (``benchmark``)
+   16    ``agents.cli``, ``agents.benchmark``      the console script; the old module name
    ===== ========================================= ==========================================
 
 Imports guarded by ``if TYPE_CHECKING:`` never run; they count for rule 1 only. Function-local
@@ -70,12 +70,12 @@ _F: list[set[str]] = [
     {"latent_gridworld"},
     {"latent_gridworld.play"},
     {"agents", "agents.protocol"},
-    {"agents.memory", "agents.bc.evaluate"},
+    {"agents.memory", "agents.evaluation"},
     {"agents.reference", "agents.progress"},
     {"agents.bc", "agents.rl"},
     {"agents.distributed"},
-    {"agents.benchmark"},
-    {"agents.cli"},
+    {"agents.experiments"},
+    {"agents.cli", "agents.benchmark"},
 ]
 
 

@@ -7,8 +7,7 @@
 - :mod:`agents.bc.checkpoint`: saving and loading a trained model with its config.
 - :mod:`agents.bc.train`: the training script, a leaf nothing in the package imports.
 - :mod:`agents.bc.agent`: a trained model as an agent of :mod:`agents.protocol`.
-- :mod:`agents.bc.evaluate`: closed-loop evaluation and confidence intervals.
 
-Importing this package does not import torch; the submodules above (except ``evaluate``
-and ``context``) do.
+Importing this package does not import torch; the submodules above (except ``context``) do.
+The closed-loop evaluator is :mod:`agents.evaluation`, one floor below (every agent's).
 """

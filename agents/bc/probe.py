@@ -20,8 +20,8 @@ from agents.bc.agent import BCAgent
 from agents.bc.batch import ContextMaker, to_tensors
 from agents.bc.config import TrainConfig
 from agents.bc.data import Sample, SampleStream, StreamConfig
-from agents.bc.evaluate import evaluate_agent, make_env
 from agents.bc.model import BCTransformer
+from agents.evaluation import evaluate_agent, make_env
 from latent_gridworld.core import world as world_core
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.world import build_maze

@@ -233,7 +233,7 @@ def periodic_eval(
 ) -> dict[str, float]:
     """Closed-loop success on a few tasks of ``explicit`` and ``latent`` (for the curves)."""
     from agents.bc.agent import BCAgent
-    from agents.bc.evaluate import evaluate_agent
+    from agents.evaluation import evaluate_agent
 
     agent = BCAgent(model, config, pool_memory)
     out: dict[str, float] = {}

@@ -4,7 +4,7 @@ The protocol hands agents the ASCII env's observations. :class:`PPOAgent` turns 
 what the PPO policy was trained on: the ASCII view becomes cell codes, then pixels through the
 same tile atlas as the pixel env (the image is identical). The retrieved episodes come from the
 run's memory and are encoded as the wrapper does. So the PPO pair is evaluated by the very code
-that evaluates the BC pair (:func:`agents.bc.evaluate.evaluate_agent`: same tasks, same step
+that evaluates the BC pair (:func:`agents.evaluation.evaluate_agent`: same tasks, same step
 budget the env enforces).
 
 Evaluate finished runs with it::
@@ -178,7 +178,7 @@ def make_agent(context: AgentContext) -> PPOAgent:
 
 def evaluate_run(run: str | Path, n_tasks: int, seed: int = 0) -> dict[str, Any]:
     """Protocol evaluation of one run on every split (+ the distractor-only control)."""
-    from agents.bc.evaluate import evaluate_agent
+    from agents.evaluation import evaluate_agent
 
     model, spec, memory = load_run(run)
     world = spec.world_config()

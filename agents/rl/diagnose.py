@@ -44,7 +44,7 @@ def attention_report(run: str | Path, n_tasks: int = 200, seed: int = 0) -> dict
     import torch
     from stable_baselines3.common.preprocessing import preprocess_obs
 
-    from agents.bc.evaluate import make_env
+    from agents.evaluation import make_env
 
     model, spec, memory = load_run(run)
     if spec.mode != "oracle" or memory is None:

@@ -199,10 +199,10 @@ def reference_rows(root: Path, n_tasks: int, seed: int = 0) -> dict[str, dict[st
     """Success of each reference policy on every split, on the PPO protocol's tasks.
 
     The world is the one of the first run under ``root``; tasks are those of
-    :func:`agents.rl.agent.evaluate_run` (``agents.bc.evaluate.evaluate_agent`` with seed
+    :func:`agents.rl.agent.evaluate_run` (``agents.evaluation.evaluate_agent`` with seed
     ``1000 + seed``), under the env's own budget.
     """
-    from agents.bc.evaluate import evaluate_agent
+    from agents.evaluation import evaluate_agent
     from agents.reference import ReferencePolicy
     from agents.rl.train import TrainConfig
 

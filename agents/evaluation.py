@@ -7,6 +7,10 @@ budget truncates it (``info["is_success"]``; world v1: ``floor(1.5 * shortest + 
 set by ``WorldConfig.budget_scale`` / ``budget_offset``), so an agent trained through
 ``gym.make`` faces exactly the test these numbers report. Path efficiency is SPL-like:
 ``shortest / steps`` for a success, 0 for a failure, averaged over tasks.
+
+It is the one evaluator of every agent the benchmark reports (the BC pair, the PPO pair
+through its adapter, the scripted references, third-party agents), so its floor is below
+all of them (``tools/check_imports.py``).
 """
 
 from __future__ import annotations
