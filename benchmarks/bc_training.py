@@ -48,7 +48,9 @@ import json, sys, time
 if sys.argv[2] == "cpu":
     time.perf_counter = time.process_time
 from agents.bc.train import TrainConfig, train
-config = TrainConfig(**json.loads(sys.argv[1]))
+# the old tree's config took the dict as keyword arguments; the typed one reads it
+read = getattr(TrainConfig, "from_dict", lambda values: TrainConfig(**values))
+config = read(json.loads(sys.argv[1]))
 train(config)
 print("STATS " + open(config.out + "/train_stats.json").read().replace("\\n", " "))
 """
@@ -115,8 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         old = old_tree(tmp / "old")
-        base = TrainConfig(seed=args.seed, pool_episodes=args.pool_episodes, progress=False)
-        base.world = {**base.world, **json.loads(args.world)}
+        world = {**TrainConfig().to_dict()["world"], **json.loads(args.world)}
+        base = TrainConfig.from_dict(
+            {
+                "seed": args.seed,
+                "pool_episodes": args.pool_episodes,
+                "progress": False,
+                "world": world,
+            }
+        )
         pool_path = tmp / "pool.npz"
         save_dataset(load_pool(base), pool_path)  # type: ignore[arg-type]
         rows = []
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 "agent": args.agent,
                 "seed": args.seed,
                 "steps": args.steps,
-                "world": base.world,
+                "world": world,
                 "dataset": str(pool_path),
                 "eval_tasks": 0,
                 "threads": 1,
@@ -140,10 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{recipe} {name}: {times[name]}", file=sys.stderr, flush=True)
             rows.append((recipe, times))
 
-    world = json.dumps(base.world, sort_keys=True)
     print(
         f"BC training speed ({args.clock} seconds), agent {args.agent}, {args.steps} steps, "
-        f"batch 32, 1 thread, world {world}"
+        f"batch 32, 1 thread, world {json.dumps(world, sort_keys=True)}"
     )
     print()
     head = "| recipe | code | steps/s | s/step | data s/step | model s/step | speed-up |"

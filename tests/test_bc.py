@@ -38,6 +38,8 @@ TINY_WORLD = {
     "position_cue": True,
 }
 
+TINY_STREAM = {"buffer_size": 32, "episodes_per_maze": 4, "new_mazes_per_step": 1}
+
 
 def tiny_config(tmp_path, agent="baseline", **changes) -> TrainConfig:
     fields = {
@@ -50,14 +52,14 @@ def tiny_config(tmp_path, agent="baseline", **changes) -> TrainConfig:
         "world": dict(TINY_WORLD),
         "pool_episodes": 300,
         "model": {"d_token": 4, "d_model": 32, "n_layers": 1, "n_heads": 2},
-        "stream": {"buffer_size": 32, "episodes_per_maze": 4, "new_mazes_per_step": 1},
+        "stream": dict(TINY_STREAM),
         "out": str(tmp_path / agent),
         "progress": False,
         "tensorboard": False,
         "eval_tasks": 0,
     }
     fields.update(changes)
-    return TrainConfig(**fields)
+    return TrainConfig.from_dict(fields)
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +200,7 @@ def test_variants_share_every_parameter_and_differ_only_in_the_memory(tmp_path):
     pool = generate_dataset(episodes=60, seed=0, **TINY_WORLD)
     memory = EpisodicMemory(n_object_types=4)
     memory.extend(pool)
-    samples = SampleStream(base.world_config(), pool, StreamConfig(**base.stream), 0).batch(8)
+    samples = SampleStream(base.world_config(), pool, base.stream, 0).batch(8)
     plain = ContextMaker(base, None).contexts(samples)
     with_memory = ContextMaker(ret, memory).contexts(samples)
     # the same current rows, with retrieved rows (segment > 0) in front for the retrieval agent
@@ -272,15 +274,14 @@ def test_checkpoint_round_trip_gives_identical_actions(trained, tmp_path):
     ],
 )
 def test_bad_config_fails_before_training(tmp_path, changes, message):
-    config = tiny_config(tmp_path, **changes)
     with pytest.raises(ValueError, match=re.escape(message)):
-        train(config)
-    assert not (tmp_path / config.agent).exists()  # nothing was written
+        train(tiny_config(tmp_path, **changes))
+    assert not list(tmp_path.iterdir())  # nothing was written
 
 
 def test_checkpoint_from_another_config_is_rejected(trained, tmp_path):
     path, config = trained
-    other = dataclasses.replace(config, world={**config.world, "view_size": 5})
+    other = dataclasses.replace(config, world=config.world.replace(view_size=5))
     with pytest.raises(ValueError, match="trained with another config: world"):
         load_checkpoint(path, expect=other)
     payload = torch.load(path, weights_only=True)
@@ -325,7 +326,7 @@ def test_mean_ci_uses_student_t_for_few_seeds():
 def test_auxiliary_goal_cells_point_at_where_the_expert_ends(tmp_path):
     config = tiny_config(tmp_path, "baseline", aux_goal_weight=1.0)
     pool = generate_dataset(episodes=40, seed=1, icl_share=0.5, **TINY_WORLD)
-    samples = SampleStream(config.world_config(), pool, StreamConfig(**config.stream), 0).batch(16)
+    samples = SampleStream(config.world_config(), pool, config.stream, 0).batch(16)
     batch = ContextMaker(config, None).contexts(samples)
     for i, s in enumerate(samples):
         cells = batch["goal_cells"][i][~batch["pad"][i]]
@@ -386,7 +387,7 @@ def test_goal_conditioned_policy_walks_to_the_cell_it_is_given(tmp_path):
     model, loaded, _ = load_checkpoint(train(config))
     assert model.config.goal_conditioned and loaded.goal_conditioned
     pool = generate_dataset(episodes=60, seed=5, **TINY_WORLD)
-    samples = SampleStream(loaded.world_config(), pool, StreamConfig(**loaded.stream), 1).batch(32)
+    samples = SampleStream(loaded.world_config(), pool, loaded.stream, 1).batch(32)
     batch = {k: torch.as_tensor(v) for k, v in ContextMaker(loaded, None).contexts(samples).items()}
     targets, cells = batch["targets"], batch["goal_cells"]
     # another cell of the same maze in place of the goal: flip the goal's row and column
@@ -411,7 +412,7 @@ def test_navigator_acts_on_the_target_cell_and_never_sees_the_goal_letter(tmp_pa
     pool = generate_dataset(episodes=60, seed=5, **TINY_WORLD)
     memory = EpisodicMemory(n_object_types=TINY_WORLD["n_object_types"])
     memory.extend(pool)
-    samples = SampleStream(config.world_config(), pool, StreamConfig(**config.stream), 1).batch(8)
+    samples = SampleStream(config.world_config(), pool, config.stream, 1).batch(8)
     batch = {
         k: torch.as_tensor(v) for k, v in ContextMaker(config, memory).contexts(samples).items()
     }
@@ -466,7 +467,7 @@ def test_perturbed_samples_imitate_the_expert_not_the_perturbation(tmp_path):
     samples = SampleStream(world, pool, stream, seed=2).batch(16)
     assert all(s.labels is not None for s in samples)
     assert any((s.labels != s.episode.actions).any() for s in samples)
-    config = tiny_config(tmp_path, stream={**tiny_config(tmp_path).stream, "noise_share": 1.0})
+    config = tiny_config(tmp_path, stream={**TINY_STREAM, "noise_share": 1.0})
     batch = ContextMaker(config, None).contexts(samples)
     for i, s in enumerate(samples):
         kept = batch["targets"][i][batch["targets"][i] != -100]
@@ -482,9 +483,8 @@ def test_perturbed_samples_imitate_the_expert_not_the_perturbation(tmp_path):
     [({"noise_share": 1.5}, "noise_share must be in"), ({"noise": 1.0}, "noise must be in")],
 )
 def test_bad_noise_options_are_named(tmp_path, stream, message):
-    config = tiny_config(tmp_path, stream={**tiny_config(tmp_path).stream, **stream})
     with pytest.raises(ValueError, match=message):
-        config.validate()
+        tiny_config(tmp_path, stream={**TINY_STREAM, **stream})
 
 
 def test_go_to_cell_samples_tell_an_empty_cell_under_an_absent_letter(tmp_path):
@@ -494,12 +494,11 @@ def test_go_to_cell_samples_tell_an_empty_cell_under_an_absent_letter(tmp_path):
         tmp_path,
         navigator=True,
         aux_goal_weight=1.0,
-        stream={**tiny_config(tmp_path).stream, "cell_share": 1.0, "stream_share": 0.0},
+        stream={**TINY_STREAM, "cell_share": 1.0, "stream_share": 0.0},
     )
-    config.validate()
     world = config.world_config()
     pool = generate_dataset(episodes=50, seed=0, **TINY_WORLD)
-    samples = SampleStream(world, pool, StreamConfig(**config.stream), seed=3).batch(8)
+    samples = SampleStream(world, pool, config.stream, seed=3).batch(8)
     for s in samples:
         maze = world_core.build_maze(world, *s.maze_key)
         assert s.target_cell is not None and not maze.walls[s.target_cell]
@@ -517,7 +516,7 @@ def test_go_to_cell_samples_tell_an_empty_cell_under_an_absent_letter(tmp_path):
     forced = model(*args, goal_cells=t["told_cells"], teacher_forcing=1.0)
     assert torch.equal(told, forced)
     # and the training loop runs on a mix of them with perturbed and plain episodes
-    mixed = {**config.stream, "cell_share": 0.5, "stream_share": 0.5, "noise_share": 0.5}
+    mixed = dataclasses.replace(config.stream, cell_share=0.5, stream_share=0.5, noise_share=0.5)
     assert train(dataclasses.replace(config, steps=3, stream=mixed), pool=pool).exists()
 
 
@@ -536,9 +535,9 @@ def test_go_to_cell_samples_tell_an_empty_cell_under_an_absent_letter(tmp_path):
     ],
 )
 def test_go_to_cell_samples_need_a_told_policy_and_an_absent_type(tmp_path, changes, message):
-    stream = {**tiny_config(tmp_path).stream, "cell_share": 0.5}
+    stream = {**TINY_STREAM, "cell_share": 0.5}
     with pytest.raises(ValueError, match=message):
-        tiny_config(tmp_path, stream=stream, **changes).validate()
+        tiny_config(tmp_path, stream=stream, **changes)
 
 
 def test_checkpoint_saved_before_a_stream_option_existed_still_matches(trained, tmp_path):
@@ -553,7 +552,7 @@ def test_checkpoint_saved_before_a_stream_option_existed_still_matches(trained, 
     torch.save(payload, tmp_path / "old.pt")
     _, loaded, _ = load_checkpoint(tmp_path / "old.pt", expect=config)
     assert loaded.stream == config.stream
-    noisy = dataclasses.replace(config, stream={**config.stream, "noise_share": 0.5})
+    noisy = dataclasses.replace(config, stream=dataclasses.replace(config.stream, noise_share=0.5))
     with pytest.raises(ValueError, match="trained with another config: stream"):
         load_checkpoint(tmp_path / "old.pt", expect=noisy)
 
@@ -597,6 +596,92 @@ def test_told_agent_acts_on_the_true_cell_not_on_its_goal_head(tmp_path):
         BCAgent(BCTransformer(plain.model_config()), plain, None, told_goal=True)
 
 
+# -------------------------------------------------------------------------- the config
+
+# the train_config of a world-v1 checkpoint written by the dict-based config (before the typed
+# one), key for key: every such checkpoint must read back into a config that writes it again
+V1_STORED = {
+    "agent": "retrieval", "aux_goal_weight": 1.0, "batch_size": 32, "dataset": None,
+    "eval_every": 1000, "eval_tasks": 64, "goal_conditioned": False, "goal_teacher_forcing": 0.5,
+    "grad_clip": 1.0, "lr": 0.002, "max_current": 64, "memory_steps": 10, "memory_trim": "route",
+    "model": {"d_model": 64, "d_token": 8, "n_heads": 4, "n_layers": 2}, "n_distractors": 2,
+    "n_relevant": 1, "navigator": False, "object_slots": 2, "out": "runs/v1/retrieval_s0",
+    "pool_episodes": 2000, "pool_icl_share": 0.25, "progress": True, "relevant_goal": "other",
+    "retrieval": "oracle", "seed": 0, "steps": 8000,
+    "stream": {
+        "buffer_size": 512, "cell_share": 0.0, "episodes_per_maze": 8,
+        "moved_latent_goals": False, "moved_share": 0.5, "new_mazes_per_step": 2, "noise": 0.2,
+        "noise_share": 0.0, "stream_share": 0.5,
+    },
+    "tensorboard": True, "threads": 1, "warmup": 300, "weight_decay": 0.01,
+    "world": {
+        "arm_length": [7, 10], "budget_offset": 2, "budget_scale": 1.5, "hub_start_share": 0.5,
+        "latent_per_maze": 6, "maze_cue": True, "maze_family": "radial", "n_arms": [10, 12],
+        "n_mazes": 16, "objects_per_maze": 8, "position_cue": True, "room_size": 5, "size": 21,
+        "view_size": 3,
+    },
+}  # fmt: skip
+
+
+def test_a_stored_config_reads_back_into_the_same_dict():
+    config = TrainConfig.from_dict(V1_STORED)
+    assert config.to_dict() == V1_STORED  # defaults it stated (n_mazes 16) stay written
+    assert list(config.to_dict()["world"]) == list(V1_STORED["world"])  # in its order
+    assert config.world.n_arms == (10, 12) and config.model.max_time == 128
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    # a stream dict from before an option existed takes the option's default (off)
+    older = {**V1_STORED, "stream": {"buffer_size": 512}}
+    assert TrainConfig.from_dict(older).stream == dataclasses.replace(
+        config.stream, buffer_size=512
+    )
+
+
+def test_flags_are_generated_from_the_fields_and_match_their_set_spelling():
+    from agents.bc.train import build_parser, config_from_args
+
+    def config(argv):
+        return config_from_args(build_parser().parse_args(argv))
+
+    flags = config(
+        ["--lr", "0.001", "--world.size", "9", "--world.n_arms", "3", "4", "--model.d_model",
+         "32", "--stream.noise_share", "0.5", "--no-progress", "--batch-size", "4",
+         "--world.max_steps", "none"]
+    )  # fmt: skip
+    sets = config(
+        ["--set", "lr=0.001", "--set", 'world={"size": 9, "n_arms": [3, 4]}', "--set",
+         'model.d_model=32', "--set", 'stream={"noise_share": 0.5}', "--set", "progress=false",
+         "--set", "batch_size=4", "--set", "world.max_steps=null"]
+    )  # fmt: skip
+    assert flags == sets and flags.to_dict() == sets.to_dict()
+    assert flags.world.n_arms == (3, 4) and flags.model.d_model == 32 and not flags.progress
+    assert flags.world.view_size == 5  # the flag changed one field of the default world
+    assert config([]) == TrainConfig()
+    text = build_parser().format_help()
+    assert "--world.size INT" in text and "Transformer width. (default: 64)" in text
+    assert "--tensorboard, --no-tensorboard" in text and "--stated" not in text
+
+
+def test_every_problem_of_a_config_is_named_at_once():
+    with pytest.raises(ValueError) as err:
+        TrainConfig.from_dict(
+            {"world": {"size": 8, "colour": 1}, "agent": "x", "lr": "fast", "stream": 3, "zz": 0}
+        )
+    message = str(err.value)
+    for part in (
+        "unknown field(s) ['zz']",
+        "unknown world option(s) ['colour']",
+        "size must be an odd integer",
+        "stream must be an object of StreamConfig fields",
+        "lr must be a number, got 'fast'",
+        "unknown agent 'x'",
+    ):
+        assert part in message, part
+    with pytest.raises(ValueError, match="world must be a WorldConfig"):
+        TrainConfig(world={"size": 9})  # type: ignore[arg-type]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().lr = 1.0  # type: ignore[misc]
+
+
 # -------------------------------------------------------------------------- the fast path
 
 
@@ -604,12 +689,10 @@ def test_baseline_batches_are_the_rows_of_the_first_version(tmp_path):
     """Cached token rows and the batch collation give exactly what per-sample encoding gave."""
     from agents.bc.context import collate
 
-    config = tiny_config(
-        tmp_path, aux_goal_weight=1.0, stream={**tiny_config(tmp_path).stream, "noise_share": 0.5}
-    )
+    config = tiny_config(tmp_path, aux_goal_weight=1.0, stream={**TINY_STREAM, "noise_share": 0.5})
     world = config.world_config()
     pool = generate_dataset(episodes=60, seed=2, icl_share=0.5, **TINY_WORLD)
-    stream = SampleStream(world, pool, StreamConfig(**config.stream), 4)
+    stream = SampleStream(world, pool, config.stream, 4)
     maker = ContextMaker(config, None)
     from latent_gridworld.core.world import build_maze
 
@@ -637,7 +720,7 @@ def test_retrieved_rows_are_trimmed_rows_of_memory_episodes(tmp_path):
     pool = generate_dataset(episodes=80, seed=0, **TINY_WORLD)
     memory = EpisodicMemory(n_object_types=4)
     memory.extend(pool)
-    samples = SampleStream(world, pool, StreamConfig(**config.stream), 1).batch(16)
+    samples = SampleStream(world, pool, config.stream, 1).batch(16)
     batch = ContextMaker(config, memory).contexts(samples)
     fmt = config.step_format()
     for i, s in enumerate(samples):
@@ -664,7 +747,7 @@ def test_packed_model_computes_what_the_padded_encoder_computes(tmp_path):
     pool = generate_dataset(episodes=60, seed=0, **TINY_WORLD)
     memory = EpisodicMemory(n_object_types=4)
     memory.extend(pool)
-    samples = SampleStream(config.world_config(), pool, StreamConfig(**config.stream), 2).batch(16)
+    samples = SampleStream(config.world_config(), pool, config.stream, 2).batch(16)
     b = {k: torch.as_tensor(v) for k, v in ContextMaker(config, memory).contexts(samples).items()}
     rows, segment, time = b["rows"], b["segment"], b["time"]
     n = rows.shape[1]

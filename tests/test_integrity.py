@@ -53,11 +53,13 @@ def write_bc_checkpoint(path: Path) -> Callable[[Path], object]:
     from agents.bc.model import BCTransformer
     from agents.bc.train import TrainConfig, load_checkpoint, save_checkpoint
 
-    config = TrainConfig(
-        agent="baseline",
-        world=dict(WORLD),
-        model={"d_token": 4, "d_model": 16, "n_layers": 1, "n_heads": 2},
-        out=str(path.parent),
+    config = TrainConfig.from_dict(
+        {
+            "agent": "baseline",
+            "world": dict(WORLD),
+            "model": {"d_token": 4, "d_model": 16, "n_layers": 1, "n_heads": 2},
+            "out": str(path.parent),
+        }
     )
     save_checkpoint(path, BCTransformer(config.model_config()), config, step=3)
     return load_checkpoint

@@ -6,16 +6,16 @@ training script.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import latent_gridworld
-from agents.bc.config import RETRIEVAL_FIELDS, RUNTIME_FIELDS, TrainConfig
+from agents.bc.config import PARTS, RETRIEVAL_FIELDS, RUNTIME_FIELDS, TrainConfig
 from agents.bc.model import BCTransformer, ModelConfig
 from latent_gridworld.integrity import FileFormatError, seal, verify, warn_unsealed
 
@@ -35,7 +35,7 @@ def save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "package_version": latent_gridworld.__version__,
-        "train_config": json.dumps(asdict(config), sort_keys=True),
+        "train_config": json.dumps(config.to_dict(), sort_keys=True),
         "model_config": json.dumps(model.config.to_dict(), sort_keys=True),
         "step": step,
         "extra": json.dumps(extra or {}, sort_keys=True),
@@ -83,24 +83,36 @@ def load_checkpoint(
         )
     if not sealed:
         warn_unsealed(path)
-    config = TrainConfig(**json.loads(payload["train_config"]))
+    config = TrainConfig.from_dict(json.loads(payload["train_config"]))
     if expect is not None:
         # the baseline never builds a memory: how one would be queried does not change it
         ignored = RUNTIME_FIELDS | (RETRIEVAL_FIELDS if expect.agent == "baseline" else set())
-        mismatched = [
-            name
-            for name in sorted(asdict(expect))
-            if name not in ignored
-            if getattr(config, name) != getattr(expect, name)
+        details = [
+            detail
+            for f in dataclasses.fields(expect)
+            if f.compare and f.name not in ignored
+            for detail in _differences(f.name, getattr(config, f.name), getattr(expect, f.name))
         ]
-        if mismatched:
-            details = "; ".join(
-                f"{n}: checkpoint {getattr(config, n)!r} vs requested {getattr(expect, n)!r}"
-                for n in mismatched
+        if details:
+            raise ValueError(
+                f"checkpoint {path} was trained with another config: {'; '.join(details)}"
             )
-            raise ValueError(f"checkpoint {path} was trained with another config: {details}")
     model = BCTransformer(ModelConfig(**json.loads(payload["model_config"])))
     model.load_state_dict(payload["state_dict"])
     model.eval()
     extra = {"step": int(payload["step"]), **json.loads(payload["extra"])}
     return model, config, extra
+
+
+def _differences(name: str, stored: Any, requested: Any) -> list[str]:
+    """``name: checkpoint X vs requested Y`` for a field, a part's differing fields one each."""
+    if stored == requested:
+        return []
+    if name not in PARTS:
+        return [f"{name}: checkpoint {stored!r} vs requested {requested!r}"]
+    return [
+        f"{name}.{f.name}: checkpoint {getattr(stored, f.name)!r} vs requested "
+        f"{getattr(requested, f.name)!r}"
+        for f in dataclasses.fields(stored)
+        if getattr(stored, f.name) != getattr(requested, f.name)
+    ]

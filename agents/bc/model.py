@@ -13,7 +13,7 @@ difference is whether memory rows are in the input.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import KW_ONLY, asdict, dataclass
 
 import torch
 from torch import nn
@@ -23,17 +23,33 @@ from latent_gridworld.core.constants import N_ACTIONS
 
 
 @dataclass(frozen=True)
-class ModelConfig:
-    """Architecture of :class:`BCTransformer` (stored in checkpoints).
+class ModelShape:
+    """The architecture a training config chooses (:class:`ModelConfig` without what is filled in).
 
     Attributes:
-        vocab_size: Tokenizer vocabulary size.
-        step_len: Tokens per step row.
         d_token: Embedding width of one token.
         d_model: Transformer width.
         n_layers: Transformer layers.
         n_heads: Attention heads.
         max_time: Largest step index within a segment (+1); longer episodes slide a window.
+    """
+
+    d_token: int = 8
+    d_model: int = 64
+    n_layers: int = 2
+    n_heads: int = 4
+    max_time: int = 128
+
+
+@dataclass(frozen=True)
+class ModelConfig(ModelShape):
+    """Architecture of :class:`BCTransformer` (stored in checkpoints): the shape, filled in.
+
+    The fields below are filled in from the world and the training config (keyword-only).
+
+    Attributes:
+        vocab_size: Tokenizer vocabulary size.
+        step_len: Tokens per step row.
         max_segments: Retrieved episodes the segment table has room for, plus one.
         aux_size: With ``> 0``, a head that predicts the goal's (row, col) (each one of
             ``aux_size`` classes) at every step: the auxiliary "where is the goal" loss.
@@ -51,13 +67,9 @@ class ModelConfig:
         goal_slot: Index of the goal letter in a step row (filled in; used by ``navigator``).
     """
 
+    _: KW_ONLY
     vocab_size: int
     step_len: int
-    d_token: int = 8
-    d_model: int = 64
-    n_layers: int = 2
-    n_heads: int = 4
-    max_time: int = 128
     max_segments: int = 9
     aux_size: int = 0
     goal_conditioned: bool = False

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from agents.bc.agent import BCAgent
 from agents.bc.batch import ContextMaker, to_tensors
 from agents.bc.config import TrainConfig
-from agents.bc.data import Sample, SampleStream, StreamConfig
+from agents.bc.data import Sample, SampleStream
 from agents.bc.model import BCTransformer
 from agents.evaluation import evaluate_agent, make_env
 from latent_gridworld.core import world as world_core
@@ -44,7 +44,7 @@ def memory_probe(
         ``{"stream": {"relevant_loss": ..., "relevant_acc": ..., "distractors_loss": ...,
         "none_loss": ...}, "pool": {...}}``.
     """
-    stream = SampleStream(config.world_config(), pool, StreamConfig(**config.stream), PROBE_SEED)
+    stream = SampleStream(config.world_config(), pool, config.stream, PROBE_SEED)
     samples: list[Any] = []
     while len(samples) < n_samples:
         samples += stream.batch(config.batch_size)

@@ -44,13 +44,16 @@ from agents.bc.checkpoint import (  # noqa: F401  (re-exported: moved to agents.
 from agents.bc.config import (  # noqa: F401  (re-exported: moved to agents.bc.config)
     AGENTS,
     MEMORY_TRIMS,
+    PARTS,
     RETRIEVAL_FIELDS,
     RETRIEVAL_MODES,
     RUNTIME_FIELDS,
     TrainConfig,
     apply_overrides,
+    merge_overrides,
 )
-from agents.bc.data import SampleStream, StreamConfig
+from agents.bc.data import SampleStream
+from agents.bc.flags import add_field_flags
 from agents.bc.model import BCTransformer
 from latent_gridworld.core.config import WorldConfig
 
@@ -108,7 +111,6 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
 
     ``pool`` (a dataset) skips loading/generating it, e.g. to share one between runs.
     """
-    config.validate()
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True)
@@ -128,7 +130,7 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
 
         pool_memory = EpisodicMemory.for_world(world)
         pool_memory.extend(pool)
-    stream = SampleStream(world, pool, StreamConfig(**config.stream), config.seed)
+    stream = SampleStream(world, pool, config.stream, config.seed)
     maker = ContextMaker(config, pool_memory)
 
     # -- model and optimiser
@@ -143,7 +145,7 @@ def train(config: TrainConfig, pool: Sequence[Any] | None = None) -> Path:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(str(out / "tb"))
-        writer.add_text("config", f"```\n{json.dumps(asdict(config), indent=1)}\n```")
+        writer.add_text("config", f"```\n{json.dumps(config.to_dict(), indent=1)}\n```")
 
     from tqdm.auto import tqdm
 
@@ -251,45 +253,46 @@ def periodic_eval(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Flags for the most used fields; ``--set key=json`` reaches any other."""
+    """A flag per :class:`TrainConfig` field and per field of its parts, and ``--set``.
+
+    Generated from the dataclasses (:func:`agents.bc.flags.add_field_flags`): ``--lr 0.001``,
+    ``--world.size 21``, ``--stream.noise_share 0.5``, ``--model.d_model 128``,
+    ``--progress/--no-progress``; help from the fields' docstrings.
+    """
     d = TrainConfig()
     p = argparse.ArgumentParser(
-        prog="python -m agents.bc.train", description=__doc__.split("\n")[0]
+        prog="python -m agents.bc.train",
+        usage="%(prog)s [--FIELD VALUE ...] [--PART.FIELD VALUE ...] [--set KEY=JSON ...]",
+        description=__doc__.split("\n")[0],
     )
-    p.add_argument("--agent", default=d.agent, help=f"one of {AGENTS}")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--out", default=d.out)
-    p.add_argument("--dataset", default=None, help="pool dataset (.npz) instead of generating one")
-    p.add_argument("--retrieval", default=d.retrieval, help=f"one of {RETRIEVAL_MODES}")
-    p.add_argument("--eval-every", type=int, default=d.eval_every)
-    p.add_argument("--no-progress", action="store_true")
+    add_field_flags(p, d, skip=(*PARTS, "stated"))
+    for name in PARTS:
+        group = p.add_argument_group(
+            f"{name} ({type(getattr(d, name)).__name__} fields, merged into the default {name})"
+        )
+        # the env's split and ICL share are the training loop's to set (TrainConfig.world_config)
+        add_field_flags(group, getattr(d, name), f"{name}.", skip=("split", "icl_share"))
     p.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=JSON",
-        help="any other field, e.g. --set world='{\"size\": 13}' (repeatable)",
+        help="any field as JSON, applied after the flags (repeatable; an object is merged into "
+        "a part), e.g. --set world='{\"size\": 13}'",
     )
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """A TrainConfig from parsed flags."""
-    config = TrainConfig(
-        agent=args.agent,
-        seed=args.seed,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        out=args.out,
-        dataset=args.dataset,
-        retrieval=args.retrieval,
-        eval_every=args.eval_every,
-        progress=not args.no_progress,
-    )
-    apply_overrides(config, args.set)
-    return config
+    """A TrainConfig from parsed flags: the defaults, the flags given, then ``--set`` items."""
+    values = TrainConfig().to_dict()
+    for key, value in vars(args).items():
+        head, dot, sub = key.partition(".")
+        if key == "set":
+            continue
+        # a part's flag adds to the part as a --set object does (so both write the same dict)
+        values[head] = {**values[head], sub: value} if dot else value
+    return TrainConfig.from_dict(merge_overrides(values, args.set))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

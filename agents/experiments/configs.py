@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from agents.bc.checkpoint import load_checkpoint
-from agents.bc.config import AGENTS, RETRIEVAL_MODES, TrainConfig, apply_overrides
+from agents.bc.config import AGENTS, RETRIEVAL_MODES, TrainConfig, merge_overrides
 from agents.experiments.jobs import SPLITS
 from agents.experiments.presets import PRESETS, Preset
 
@@ -45,32 +45,32 @@ def make_configs(args: argparse.Namespace) -> tuple[Preset, dict[tuple[str, int]
         raise ValueError(f"unknown BC agent(s) {sorted(unknown)}; valid: {', '.join(AGENTS)}")
     for seed in preset.seeds:
         for agent in args.bc_agents:
-            c = TrainConfig(
-                agent=agent,
-                seed=seed,
-                steps=preset.steps,
-                pool_episodes=preset.pool_episodes,
-                eval_every=preset.eval_every,
-                retrieval=args.retrieval,
-                out=str(out / f"{agent}_s{seed}"),
-                progress=False,
+            # the preset's dicts as they are, then the flags, then --set: one config, validated
+            values = {
+                **TrainConfig().to_dict(),
+                "agent": agent,
+                "seed": seed,
+                "steps": preset.steps,
+                "pool_episodes": preset.pool_episodes,
+                "eval_every": preset.eval_every,
+                "retrieval": args.retrieval,
+                "out": str(out / f"{agent}_s{seed}"),
+                "progress": False,
                 **preset.train,
-            )
+            }
             if args.full_view:
-                c.world = {**c.world, "full_view": True}
+                values["world"] = {**values["world"], "full_view": True}
             if args.no_position_cue:
-                c.world = {**c.world, "position_cue": False}
+                values["world"] = {**values["world"], "position_cue": False}
             if args.no_icl:
-                c.pool_icl_share = 0.0
+                values["pool_icl_share"] = 0.0
             if args.no_stream:
-                c.stream = {**c.stream, "stream_share": 0.0}
+                values["stream"] = {**values["stream"], "stream_share": 0.0}
             if args.n_distractors is not None:
-                c.n_distractors = args.n_distractors
+                values["n_distractors"] = args.n_distractors
             if args.aux_goal_weight is not None:
-                c.aux_goal_weight = args.aux_goal_weight
-            apply_overrides(c, args.set)
-            c.validate()
-            configs[(agent, seed)] = c
+                values["aux_goal_weight"] = args.aux_goal_weight
+            configs[(agent, seed)] = TrainConfig.from_dict(merge_overrides(values, args.set))
     return preset, configs
 
 

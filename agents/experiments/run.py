@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +211,7 @@ def run(args: argparse.Namespace, argv: Sequence[str] | None, t_start: float) ->
             "seeds": preset.seeds,
             "steps": preset.steps,
             "eval_tasks": preset.eval_tasks,
-            "train_config": asdict(c0),
+            "train_config": c0.to_dict(),
             "rows": rows,
         }
     )
@@ -253,7 +253,7 @@ def run(args: argparse.Namespace, argv: Sequence[str] | None, t_start: float) ->
         seeds=preset.seeds,
         steps=preset.steps,
         eval_tasks=preset.eval_tasks,
-        train_config=asdict(c0),
+        train_config=c0.to_dict(),
         table=table,
         per_seed=per_seed,
         train_stats=train_stats,

@@ -20,7 +20,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +98,9 @@ def init_worker() -> None:
 
 def run_train(job: TrainJob) -> TrainResult:
     """Train one agent; with a ``status`` file, its tqdm bar reports there (steps, loss, ETA)."""
-    # a copy: with --jobs 1 training runs in this process, and the run's config must stay as
-    # it was (results.json records it)
-    config = TrainConfig(**asdict(job.config))
+    # frozen: with --jobs 1 training runs in this process, and the run's config stays as it
+    # was (results.json records it)
+    config = job.config
     label = f"{config.agent} s{config.seed}"
     writer = StatusWriter(job.status, label)
     writer.update("setup")
