@@ -37,18 +37,20 @@ from agents.protocol import AgentContext
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ACTION_DELTAS, N_ACTIONS
 from latent_gridworld.core.world import build_maze
+from latent_gridworld.expert import expert_table
 
 
 def shortest_path_action(world: WorldConfig, info: dict[str, Any]) -> int:
-    """A shortest-path action towards ``info["goal_type"]`` from ``info["position"]``."""
+    """The expert's action towards ``info["goal_type"]`` from ``info["position"]``.
+
+    The expert's one rule (:func:`latent_gridworld.expert.expert_table`: the first of north,
+    east, south, west that gets closer), so a reference that navigates walks as the expert the
+    agents imitate does.
+    """
     maze = build_maze(world, int(info["maze"]))
-    dist = maze.distances[maze.object_index(int(info["goal_type"]))]
     r, c = (int(x) for x in info["position"])
-    for action, (dr, dc) in enumerate(ACTION_DELTAS):
-        d = dist[r + dr, c + dc]
-        if 0 <= d < dist[r, c]:
-            return action
-    return 0  # on the goal already: the episode is over, any action will do
+    action = expert_table(maze)[maze.object_index(int(info["goal_type"]))][r][c]
+    return action if action >= 0 else 0  # on the goal already: the episode is over, any will do
 
 
 class ReferencePolicy:

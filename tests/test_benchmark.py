@@ -184,6 +184,31 @@ def test_reference_policies_rank_as_their_knowledge_does():
     assert rates["expert"] == 1.0
 
 
+def test_told_cell_reference_takes_the_experts_actions_step_for_step():
+    from agents.evaluation import make_env
+    from agents.protocol import AgentContext
+    from agents.reference import reference_factory
+    from latent_gridworld.core.config import WorldConfig
+    from latent_gridworld.expert import expert_action
+
+    # the ceiling row is the expert the agents imitate, step for step (its one move rule)
+    world = WorldConfig(size=9, n_mazes=8)
+    env = make_env(world, "latent")
+    policy = reference_factory("told_cell")(AgentContext(world, None, 0))
+    steps = 0
+    for seed in range(5):
+        obs, info = env.reset(seed=seed)
+        policy.reset(obs, info)
+        done = False
+        while not done:
+            action = policy.act(obs, info)
+            assert action == expert_action(env)
+            obs, _, terminated, truncated, info = env.step(action)
+            done, steps = terminated or truncated, steps + 1
+        assert info["is_success"]
+    assert steps > 20
+
+
 def test_search_reference_heads_for_the_nearest_unvisited_cell_until_it_sees_the_goal():
     import numpy as np
 
