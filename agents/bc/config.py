@@ -2,6 +2,12 @@
 
 Its own module so that the agent, the probe and the benchmark read it without importing the
 training script (:mod:`agents.bc.train`, a leaf that nothing in the package imports).
+
+The config is typed (its parts are the dataclasses they configure), but what it stores is the
+dict form the dict-based config of earlier versions stored: checkpoints compare their stored
+config with the requested one, and the benchmark's result files and caches key on it, so one
+written before this module was typed must still match, and one written now must read the same
+to the code before (:meth:`TrainConfig.to_dict`, :attr:`TrainConfig.stated`).
 """
 
 from __future__ import annotations
