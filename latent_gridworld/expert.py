@@ -7,8 +7,8 @@ the maze's distance map for one state (an env step), and :func:`expert_moves` co
 move of every cell at once with array shifts (:func:`expert_table`, cached per maze), which
 the dataset walks read with one list lookup per step. The walks (:func:`expert_episode`,
 :func:`expert_cell_episode`) build their episodes with the one recorder,
-:func:`latent_gridworld.episode.path_episode`. ``agents/reference.py`` still has its own copy
-of the move rule for its scripted policies.
+:func:`latent_gridworld.episode.path_episode`. The scripted reference policies
+(``agents/reference.py``) read :func:`expert_table` too.
 """
 
 from __future__ import annotations
