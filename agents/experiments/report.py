@@ -117,23 +117,33 @@ def plot(table: Mapping[RowKey, RowSummary], splits: Sequence[str], path: Path, 
     import matplotlib
 
     matplotlib.use("Agg")
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     agents = table_agents(table)
-    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(splits) * len(agents) / 3), 4.2))
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(splits) * len(agents) / 3), 4.6))
     width = 0.8 / len(agents)
     x = np.arange(len(splits))
+    # one colour per agent: the default cycle repeats after ten, and a benchmark has more rows
+    colours = plt.get_cmap("tab20").colors
     for j, agent in enumerate(agents):
         rows = [table.get(RowKey(agent, s)) for s in splits]
         means = [r.success if r else np.nan for r in rows]
         cis = [r.success_ci if r and np.isfinite(r.success_ci) else 0 for r in rows]
         ax.bar(
-            x + (j - (len(agents) - 1) / 2) * width, means, width, yerr=cis, capsize=2, label=agent
+            x + (j - (len(agents) - 1) / 2) * width,
+            means,
+            width,
+            yerr=cis,
+            capsize=2,
+            label=agent,
+            color=colours[j % len(colours)],
         )
     ax.set_xticks(x, splits)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("success rate")
-    ax.set_title(title, fontsize=10)
+    ax.set_title("\n".join(textwrap.wrap(title, 160)), fontsize=8)
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
