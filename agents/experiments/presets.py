@@ -49,8 +49,10 @@ RECIPE: dict[str, Any] = {
 # the world-v1 recipe (docs/results.md, world v1): the v0 recipe's knobs, measured again there,
 # with retrieved episodes cut to the walk around the goal's sighting (``route``): v1's one
 # decision is which hub exit leads to the goal's arm, and the walk out of that arm shows it
-# (seed 0, 200 latent tasks: 0.525 with ``route``; 0.30 with ``goal`` on the demo's 100 tasks)
-V1_RECIPE: dict[str, Any] = {**RECIPE, "memory_trim": "route"}
+# (5 seeds, 200 latent tasks each: 0.528 with ``route``, 0.352 with ``goal`` over seeds 0-2),
+# and no within-episode ICL episodes in the pool (seed 0: latent 0.81 without, 0.525 with;
+# docs/results.md, world v1 ablations)
+V1_RECIPE: dict[str, Any] = {**RECIPE, "memory_trim": "route", "pool_icl_share": 0.0}
 # 8,000 steps: at 2,500 the retrieval agent did not yet read its memory in v1 (latent 0.06, as
 # with distractors only); at 8,000 it did (0.30 vs 0.06), docs/results.md
 V1_STEPS = 8000
