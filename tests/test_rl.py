@@ -325,12 +325,19 @@ def test_presets_and_old_configs_give_their_worlds() -> None:
         2_000_000,
     )
     assert v1.env_spec.world_config().maze_family == "radial"
+    assert (v1.reward_shaping, v1.train_max_steps) == ("distance", 64)
+    assert TrainConfig().reward_shaping == "none"  # the field default; the v1 preset shapes
     v0 = parse_args(["--preset", "v0-9x9", "--total-timesteps", "5000"])
     assert v0.env_spec.world_config().size == 9 and v0.total_timesteps == 5000
     assert (v0.tile_size, v0.vec_env, v0.train_max_steps) == (8, "dummy", None)
+    assert v0.reward_shaping == "none"
     # a config.json written before presets existed names no env id: it is the v0 world
     old = {f: v for f, v in dataclasses.asdict(v0).items() if f not in ("env_id", "preset")}
     assert TrainConfig.from_json(json.dumps(old)).env_id == "LatentGridworld/Pixel-v0"
+    # a v1 config.json written before the maze cue input: its network has no maze embedding
+    old_v1 = {f: v for f, v in dataclasses.asdict(v1).items() if f != "maze_input"}
+    assert v1.maze_input and not TrainConfig.from_json(json.dumps(old_v1)).maze_input
+    assert not v0.maze_input
     with pytest.raises(ValueError, match="unknown preset 'v2'; valid: v1, v0-9x9"):
         TrainConfig.from_preset("v2")
     with pytest.raises(ValueError, match="use vec_env='dummy' for knn"):
