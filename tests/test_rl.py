@@ -266,6 +266,19 @@ def test_protocol_agent_sees_what_the_pixel_env_shows(memory: EpisodicMemory) ->
             np.testing.assert_array_equal(got[key], expected[key])
     with pytest.raises(ValueError, match="size: trained 9 vs evaluated 11"):
         agent.check_world(WorldConfig(**{**WORLD, "size": 11}))
+    # v1 shows the maze cue: the adapter passes it on (the extractor embeds it)
+    v1 = EnvSpec(world={}, env_id="LatentGridworld/Pixel-v1", tile_size=None, mode="none")
+    agent = PPOAgent(tiny_ppo(memory, "none"), v1, None)
+    pixel = make_env(v1, None)
+    ascii_env = gym.make("LatentGridworld/ASCII-v1")
+    for seed in range(3):
+        expected, _ = pixel.reset(seed=seed)
+        obs, info = ascii_env.reset(seed=seed)
+        agent.reset_batch([obs], [info])
+        got = agent.observation(obs, agent._memory_obs[0])
+        assert set(got) == set(expected) and "maze" in got
+        for key in got:
+            np.testing.assert_array_equal(got[key], expected[key])
 
 
 def test_protocol_evaluation_runs_the_bc_protocol(memory: EpisodicMemory) -> None:
@@ -323,38 +336,48 @@ def test_presets_and_old_configs_give_their_worlds() -> None:
         2_000_000,
     )
     assert v1.env_spec.world_config().maze_family == "radial"
+    assert (v1.reward_shaping, v1.train_max_steps) == ("distance", 64)
+    assert TrainConfig().reward_shaping == "none"  # the field default; the v1 preset shapes
     v0 = parse_args(["--preset", "v0-9x9", "--total-timesteps", "5000"])
     assert v0.env_spec.world_config().size == 9 and v0.total_timesteps == 5000
     assert (v0.tile_size, v0.vec_env, v0.train_max_steps) == (8, "dummy", None)
+    assert v0.reward_shaping == "none"
     # a config.json written before presets existed names no env id: it is the v0 world
     old = {f: v for f, v in dataclasses.asdict(v0).items() if f not in ("env_id", "preset")}
     assert TrainConfig.from_json(json.dumps(old)).env_id == "LatentGridworld/Pixel-v0"
+    # a v1 config.json written before the maze cue input: its network has no maze embedding
+    old_v1 = {f: v for f, v in dataclasses.asdict(v1).items() if f != "maze_input"}
+    assert v1.maze_input and not TrainConfig.from_json(json.dumps(old_v1)).maze_input
+    assert not v0.maze_input
     with pytest.raises(ValueError, match="unknown preset 'v2'; valid: v1, v0-9x9"):
         TrainConfig.from_preset("v2")
     with pytest.raises(ValueError, match="use vec_env='dummy' for knn"):
         TrainConfig(retrieval="knn")
 
 
+def tiny_config(tmp_path: Path, **overrides: object) -> TrainConfig:
+    """A v1 config of 64 steps (2 envs x 32) with one periodic and a final evaluation."""
+    tiny: dict[str, object] = {
+        "total_timesteps": 64,
+        "n_envs": 2,
+        "n_steps": 32,
+        "batch_size": 32,
+        "n_epochs": 1,
+        "prefill_episodes": 16,
+        "eval_every": 64,
+        "eval_episodes": 2,
+        "final_eval_episodes": 4,
+        "run_dir": str(tmp_path),
+        "progress_bar": False,
+    }
+    return TrainConfig(**{**tiny, **overrides})  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("algo", ["ppo", "recurrent_ppo"])
 def test_train_writes_checkpoint_curves_and_results(tmp_path: Path, algo: str) -> None:
     if algo == "recurrent_ppo":
         pytest.importorskip("sb3_contrib")
-    config = TrainConfig(
-        retrieval="oracle",
-        algo=algo,
-        total_timesteps=64,
-        n_envs=2,
-        n_steps=32,
-        batch_size=32,
-        n_epochs=1,
-        train_max_steps=30,
-        prefill_episodes=16,
-        eval_every=64,
-        eval_episodes=2,
-        final_eval_episodes=4,
-        run_dir=str(tmp_path),
-        progress_bar=False,
-    )
+    config = tiny_config(tmp_path, retrieval="oracle", algo=algo, train_max_steps=30)
     results = train(config)
     out = tmp_path / config.name
     assert (out / "model.zip").exists() and (out / "checkpoint.zip").exists()
@@ -484,3 +507,159 @@ def test_batched_retrieval_rejects_what_it_cannot_serve(memory: EpisodicMemory) 
     v1 = LatentGridworldSB3VecEnv.from_id("LatentGridworld/Pixel-v1", 2)
     with pytest.raises(ValueError, match="memory episodes have 5x5 views but the env observes 3x3"):
         VecRetrieval(v1, memory)
+
+
+# ---------------------------------------------------------------- reward shaping
+
+
+def _shaped_v1(n: int = 2, **world: object) -> tuple[object, object]:
+    from agents.rl.shaping import VecPotentialShaping
+    from latent_gridworld.sb3 import LatentGridworldSB3VecEnv
+
+    base = LatentGridworldSB3VecEnv.from_id("LatentGridworld/Pixel-v1", num_envs=n, **world)
+    return base, VecPotentialShaping(base, gamma=0.9, scale=4.0)
+
+
+def test_shaped_reward_is_the_potential_difference_on_a_scripted_walk() -> None:
+    from latent_gridworld.core import world
+
+    base, shaped = _shaped_v1()
+    shaped.seed(3)  # type: ignore[attr-defined]
+    shaped.reset()  # type: ignore[attr-defined]
+    config = base.venv.config  # type: ignore[attr-defined]
+
+    def distance(i: int) -> int:
+        info = base.batched_info  # type: ignore[attr-defined]
+        maze = world.build_maze(config, int(info["maze"][i]))
+        k = maze.object_index(int(info["goal_type"][i]))
+        r, c = info["position"][i]
+        return int(maze.distances[k, r, c])
+
+    # a fixed action script, not the expert: steps toward, away from and into walls
+    script = [0, 1, 2, 3, 3, 0, 0, 2, 1, 1, 3, 2]
+    checked = 0
+    before = [distance(i) for i in range(2)]
+    for a in script:
+        _, rewards, dones, infos = shaped.step(np.array([a, (a + 1) % 4]))  # type: ignore[attr-defined]
+        after = [distance(i) for i in range(2)]
+        for i in range(2):
+            if dones[i]:
+                continue
+            expected = 0.9 * (-after[i] / 4.0) - (-before[i] / 4.0)  # env reward 0: no goal
+            assert rewards[i] == pytest.approx(expected, abs=1e-6)
+            checked += 1
+        before = after
+    assert checked > 15
+    # a wall bump keeps the cell: the term is (1 - gamma) * d / scale, not 0
+    assert any(r > 0 for r in shaped.last_shaping)  # type: ignore[attr-defined]
+
+
+def test_shaping_terms_telescope_over_each_episode() -> None:
+    # a short limit so that both endings occur: goals reached (expert) and truncations
+    base, shaped = _shaped_v1(3, max_steps=25)
+    shaped.seed(0)  # type: ignore[attr-defined]
+    shaped.reset()  # type: ignore[attr-defined]
+    info = base.batched_info  # type: ignore[attr-defined]
+    phi0 = shaped.potential(  # type: ignore[attr-defined]
+        info["maze"], info["goal_type"], info["position"], np.zeros(3, dtype=np.int64)
+    )
+    steps = np.zeros(3, dtype=np.int64)
+    rng = np.random.default_rng(0)
+    endings = {True: 0, False: 0}
+    env_return = np.zeros(3)
+    for _ in range(200):
+        # mostly downhill on the distance table (goals get reached), sometimes a random step
+        actions = np.array(
+            [_downhill(base, i) if rng.random() < 0.7 else rng.integers(4) for i in range(3)]
+        )
+        _, rewards, dones, infos = shaped.step(actions)  # type: ignore[attr-defined]
+        steps += 1
+        env_return += rewards - shaped.last_shaping  # type: ignore[attr-defined]
+        for i in np.flatnonzero(dones):
+            final = infos[i]
+            success = bool(final["is_success"])
+            if success:
+                phi_t = 0.0
+            else:
+                phi_t = shaped.potential(  # type: ignore[attr-defined]
+                    np.array([final["maze"]]),
+                    np.array([final["goal_type"]]),
+                    np.asarray(final["position"]).reshape(1, 2),
+                    np.zeros(1, dtype=np.int64),
+                )[0]
+            # sum_t gamma^t F_t = gamma^T Phi(s_T) - Phi(s_0)
+            assert final["shaping_sum"] == pytest.approx(
+                0.9 ** steps[i] * phi_t - phi0[i], abs=1e-5
+            )
+            assert env_return[i] == pytest.approx(float(success))  # the env's reward untouched
+            endings[success] += 1
+            steps[i] = 0
+            env_return[i] = 0.0
+        now = base.batched_info  # type: ignore[attr-defined]
+        phi0[dones] = shaped.potential(  # type: ignore[attr-defined]
+            now["maze"], now["goal_type"], now["position"], np.zeros(3, dtype=np.int64)
+        )[dones]
+    assert endings[True] > 3 and endings[False] > 3
+
+
+def _downhill(base: object, i: int) -> int:
+    """The action that most shortens env ``i``'s distance to its goal (a scripted expert)."""
+    from latent_gridworld.core import world
+    from latent_gridworld.core.constants import ACTION_DELTAS
+
+    info = base.batched_info  # type: ignore[attr-defined]
+    maze = world.build_maze(base.venv.config, int(info["maze"][i]))  # type: ignore[attr-defined]
+    dist = maze.distances[maze.object_index(int(info["goal_type"][i]))]
+    r, c = info["position"][i]
+    after = [dist[r + dr, c + dc] for dr, dc in ACTION_DELTAS]
+    return int(np.argmin([d if d >= 0 else 10**6 for d in after]))
+
+
+def test_only_the_training_envs_are_shaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.rl import shaping
+
+    calls = {"init": 0, "steps": 0}
+    init, step_wait = shaping.VecPotentialShaping.__init__, shaping.VecPotentialShaping.step_wait
+
+    def counted_init(self: object, *args: object, **kwargs: object) -> None:
+        calls["init"] += 1
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def counted_step(self: object) -> object:
+        calls["steps"] += 1
+        return step_wait(self)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shaping.VecPotentialShaping, "__init__", counted_init)
+    monkeypatch.setattr(shaping.VecPotentialShaping, "step_wait", counted_step)
+    config = tiny_config(tmp_path, retrieval="none", reward_shaping="distance", eval_episodes=3)
+    results = train(config)
+    # one shaped env (training), stepped once per training step; the periodic and final
+    # evaluations (24 episodes of >= 1 step) never went through it
+    assert calls == {"init": 1, "steps": 64 // 2}
+    assert results["explicit"]["n"] == 4
+    model = load_run(tmp_path / config.name)[0]
+    assert model.policy.features_extractor.maze_cue
+    with pytest.raises(ValueError, match="needs vec_env='batched'"):
+        TrainConfig(reward_shaping="distance", vec_env="dummy", retrieval="none")
+    with pytest.raises(ValueError, match="unknown reward_shaping 'ng'; valid: none, distance"):
+        TrainConfig(reward_shaping="ng")
+
+
+def test_extractor_embeds_the_maze_cue_only_when_asked() -> None:
+    v1 = EnvSpec(world={}, env_id="LatentGridworld/Pixel-v1", tile_size=None, mode="none")
+    env = make_env(v1, None)
+    space = env.observation_space
+    with_cue = RetrievalExtractor(space, maze_cue=True)
+    without = RetrievalExtractor(space)
+    obs = [env.reset(seed=s)[0] for s in range(6)]
+    batch = {k: torch.as_tensor(np.stack([o[k] for o in obs])) for k in obs[0]}
+    batch["goal"] = torch.nn.functional.one_hot(batch["goal"].long(), space["goal"].n).float()
+    batch["image"] = batch["image"].float() / 255
+    batch["maze"] = torch.nn.functional.one_hot(batch["maze"].long(), space["maze"].n).float()
+    other = {**batch, "maze": batch["maze"].roll(1, dims=1)}  # every maze id moved by one
+    with torch.no_grad():
+        assert not torch.allclose(with_cue(batch), with_cue(other))
+        torch.testing.assert_close(without(batch), without(other))
+    v0 = wrapped(None, "none").observation_space
+    with pytest.raises(ValueError, match="maze_cue=True needs a Discrete 'maze' observation"):
+        RetrievalExtractor(v0, maze_cue=True)

@@ -142,6 +142,8 @@ class PPOAgent:
             "image": codes_to_image(codes, self.spec.resolved_tile_size),
             "goal": np.int64(obs["goal"]),
         }
+        if "maze" in obs:  # the maze cue (v1): the pixel env of the same world shows it too
+            out["maze"] = np.int64(obs["maze"])
         out.update({key: value.ravel() for key, value in memory_obs.items()})
         return out
 

@@ -9,12 +9,16 @@ Three parts, one network for both agents of a pair:
    exactly what rendering them to pixels and running the convolution would give, at a fraction
    of the cost, and the rest of the encoder is shared: current and retrieved views live in one
    embedding space.
-2. **Goal embedding** (the goal arrives one-hot from SB3's preprocessing).
+2. **Goal embedding** (the goal arrives one-hot from SB3's preprocessing), and with
+   ``maze_cue=True`` a maze embedding of the env's maze cue (``obs["maze"]``, v1): from the hub
+   room, which looks the same in every maze, only the cue tells a memoryless agent which arm
+   holds an explicit goal.
 3. **Attention** from the current state (view + goal) over the ``k * L`` retrieved steps (view
    + action + goal + step-slot embeddings), with a learned always-valid "nothing retrieved"
    slot, so an all-masked observation (``mode="none"``) gives a well-defined, constant read.
 
-The output is ``[view, goal, read]`` through a linear layer and ReLU.
+The output is ``[view, goal, read]`` (``[view, goal, maze, read]`` with the cue) through a
+linear layer and ReLU.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class RetrievalExtractor(BaseFeaturesExtractor):
         d_model: Width of view embeddings and attention.
         n_heads: Attention heads.
         conv_channels: Channels of the tile convolution and of the 3x3 convolution.
+        maze_cue: Embed the ``maze`` observation key (``Discrete``) and add it to the output.
+            Off by default so that checkpoints saved before it reload unchanged; the training
+            script turns it on for worlds with the cue (``TrainConfig.maze_input``).
     """
 
     def __init__(
@@ -50,6 +57,7 @@ class RetrievalExtractor(BaseFeaturesExtractor):
         d_model: int = 64,
         n_heads: int = 2,
         conv_channels: tuple[int, int] = (16, 16),
+        maze_cue: bool = False,
     ) -> None:
         super().__init__(observation_space, features_dim)
         missing = {"image", "goal", *MEMORY_KEYS} - set(observation_space.spaces)
@@ -76,6 +84,15 @@ class RetrievalExtractor(BaseFeaturesExtractor):
         if not isinstance(goal_space, spaces.Discrete):
             raise ValueError("the 'goal' observation must be Discrete(n_object_types)")
         n_goals = int(goal_space.n)
+        self.maze_cue = maze_cue
+        if maze_cue:
+            maze_space = observation_space.spaces.get("maze")
+            if not isinstance(maze_space, spaces.Discrete):
+                raise ValueError(
+                    "maze_cue=True needs a Discrete 'maze' observation (an env with "
+                    "maze_cue=True, e.g. LatentGridworld/Pixel-v1); this env has none"
+                )
+            self.maze_embed = nn.Linear(int(maze_space.n), d_model)
         c1, c2 = conv_channels
         self.tile_conv = nn.Conv2d(3, c1, kernel_size=self.tile, stride=self.tile)
         self.trunk = nn.Sequential(
@@ -96,7 +113,8 @@ class RetrievalExtractor(BaseFeaturesExtractor):
         self.null_key = nn.Parameter(torch.zeros(1, 1, d_model))
         self.query = nn.Sequential(nn.Linear(2 * d_model, d_model), nn.ReLU())
         self.attention = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
-        self.out = nn.Sequential(nn.Linear(3 * d_model, features_dim), nn.ReLU())
+        parts = 4 if maze_cue else 3
+        self.out = nn.Sequential(nn.Linear(parts * d_model, features_dim), nn.ReLU())
         nn.init.normal_(self.mem_slot, std=0.02)
         nn.init.normal_(self.null_key, std=0.02)
 
@@ -114,7 +132,11 @@ class RetrievalExtractor(BaseFeaturesExtractor):
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:  # noqa: D102
         view, goal, read, _ = self._parts(observations)
-        return torch.as_tensor(self.out(torch.cat([view, goal, read], dim=-1)))
+        parts = [view, goal, read]
+        if self.maze_cue:
+            maze = observations["maze"].float().reshape(view.shape[0], -1)  # one-hot, as goal
+            parts.insert(2, self.maze_embed(maze))
+        return torch.as_tensor(self.out(torch.cat(parts, dim=-1)))
 
     def attention_weights(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """``(B, 1 + k * L)`` attention of the current state over [null slot, retrieved steps].
