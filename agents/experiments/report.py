@@ -126,7 +126,8 @@ def plot(table: Mapping[RowKey, RowSummary], splits: Sequence[str], path: Path, 
     width = 0.8 / len(agents)
     x = np.arange(len(splits))
     # one colour per agent: the default cycle repeats after ten, and a benchmark has more rows
-    colours = plt.get_cmap("tab20").colors
+    tab20 = plt.get_cmap("tab20")
+    colours = [tab20(i) for i in range(tab20.N)]
     for j, agent in enumerate(agents):
         rows = [table.get(RowKey(agent, s)) for s in splits]
         means = [r.success if r else np.nan for r in rows]
