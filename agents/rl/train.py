@@ -18,6 +18,11 @@ Usage::
     python -m agents.rl.train --retrieval none --seed 0
     python -m agents.rl.train --retrieval none --algo recurrent_ppo --seed 0
     python -m agents.rl.train --preset v0-9x9 --retrieval oracle   # the first results' config
+
+Why one module of this size: it is a CleanRL-style script, the config (about 40 documented
+fields and its presets), the command line generated from it and the training loop, read top to
+bottom; its helpers (extractor, retrieval wrappers, shaping, evaluation) live in their own
+modules.
 """
 
 from __future__ import annotations
