@@ -19,7 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="latent-gridworld benchmark",
         description=textwrap.fill(
             "Train and evaluate the paired BC agents (baseline vs episodic retrieval). Without "
-            f"--preset it runs the {DEFAULT_PRESET!r} preset, the full experiment (hours); "
+            f"--preset it runs the {DEFAULT_PRESET!r} preset, the full experiment (about 40 min "
+            "on 2 cores); "
             "`--preset demo` is the one `make demo` runs (minutes).",
             96,
         ),

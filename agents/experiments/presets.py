@@ -58,12 +58,14 @@ V1_RECIPE: dict[str, Any] = {**RECIPE, "memory_trim": "route", "pool_icl_share":
 V1_STEPS = 8000
 V1_POOL_EPISODES = 2000
 V1_DEMO_DURATION = (
-    "1,138 s measured for `make demo` from a fresh clone, venv included, with a training run "
-    "beside it (training 975-1,025 s per agent, side by side; one agent alone: 601 s)"
+    "540 s measured for `make demo` from a fresh clone, venv included (pip cache warm; a cold "
+    "venv took 221 s), with another training run beside it (training 421 s, both agents side "
+    "by side)"
 )
 V1_DEFAULT_DURATION = (
-    "about 1 h on 2 cores: 10 training runs of about 10 min, two side by side, and the "
-    "evaluation; estimated from the demo's measured times, not timed end to end"
+    "2,297 s measured for 9 of its 10 agents on 2 cores shared with other jobs (load 3-5; "
+    "192-904 s per agent, two side by side) plus 74 s of evaluation; not timed on a quiet "
+    "machine"
 )
 
 # World v1 (the registered -v1 ids' world) with the position cue the object-location tokens
