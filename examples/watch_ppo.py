@@ -12,7 +12,8 @@ import argparse
 
 import numpy as np
 
-from agents.rl.evaluate import PolicyStepper, load_run, make_env
+from agents.rl.evaluate import PolicyStepper, make_env
+from agents.rl.runs import load_run
 
 parser = argparse.ArgumentParser()
 parser.add_argument("run", help="a run folder written by agents.rl.train")

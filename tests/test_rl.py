@@ -20,9 +20,10 @@ from stable_baselines3.common.vec_env import DummyVecEnv  # noqa: E402
 
 from agents.memory import EpisodicMemory  # noqa: E402
 from agents.rl import EnvSpec, RetrievalObservation, evaluate, expert_memory, make_env  # noqa: E402
-from agents.rl.evaluate import load_run  # noqa: E402
+from agents.rl.config import TrainConfig  # noqa: E402
 from agents.rl.extractor import RetrievalExtractor, policy_kwargs  # noqa: E402
-from agents.rl.train import TrainConfig, parse_args, train  # noqa: E402
+from agents.rl.runs import load_run  # noqa: E402
+from agents.rl.train import parse_args, train  # noqa: E402
 from agents.rl.wrapper import END_ACTION, MEMORY_KEYS  # noqa: E402
 from latent_gridworld.core.constants import OBJECT_BASE  # noqa: E402
 from latent_gridworld.encoders.pixels import codes_to_image  # noqa: E402

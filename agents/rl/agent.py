@@ -32,7 +32,8 @@ import numpy as np
 
 from agents.memory import EpisodicMemory, RetrievalQuery, make_retriever
 from agents.protocol import AgentContext
-from agents.rl.evaluate import EVAL_SPLITS, EnvSpec, PolicyStepper, load_run
+from agents.rl.evaluate import EVAL_SPLITS, EnvSpec, PolicyStepper
+from agents.rl.runs import load_run
 from agents.rl.wrapper import encode_episodes
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.core.constants import ASCII_TO_CODE

@@ -32,7 +32,8 @@ import numpy as np
 
 from agents.memory import RetrievalQuery, make_retriever
 from agents.rl.agent import PPOAgent
-from agents.rl.evaluate import PolicyStepper, load_run
+from agents.rl.evaluate import PolicyStepper
+from agents.rl.runs import load_run
 from agents.rl.wrapper import encode_episodes
 from latent_gridworld.core.constants import OBJECT_BASE
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -25,7 +24,6 @@ from agents.rl.wrapper import RetrievalObservation
 from latent_gridworld.core.config import WorldConfig
 from latent_gridworld.episode import record_episode
 from latent_gridworld.expert import expert_action
-from latent_gridworld.integrity import verify, warn_unsealed
 
 EVAL_SPLITS: tuple[str, ...] = ("train", "explicit", "latent", "new_maze")
 
@@ -127,38 +125,6 @@ def expert_memory(
     )
     env.close()
     return memory
-
-
-def load_run(path: str | Path, device: str = "cpu") -> tuple[Any, EnvSpec, EpisodicMemory | None]:
-    """``(model, env spec, memory)`` of a run folder written by :mod:`agents.rl.train`.
-
-    The memory is the one saved at the end of training (``None`` for a ``none`` run).
-
-    Raises:
-        FileNotFoundError: ``path`` holds no ``model.zip`` or ``config.json``.
-        FileFormatError: ``model.zip`` is corrupted (its whole-file checksum does not match).
-    """
-    from agents.rl.train import TrainConfig, algorithm_class
-
-    run = Path(path)
-    missing = [name for name in ("model.zip", "config.json") if not (run / name).exists()]
-    if missing:
-        raise FileNotFoundError(
-            f"{run} is not a finished PPO run (missing {', '.join(missing)}); train one with "
-            "python -m agents.rl.train"
-        )
-    config = TrainConfig.from_json((run / "config.json").read_text())
-    if not verify(run / "model.zip", allow_unsealed=True):
-        warn_unsealed(run / "model.zip")  # a run saved before checksums
-    model = algorithm_class(config.algo).load(run / "model.zip", device=device)
-    memory = None
-    if config.retrieval != "none" and (run / "memory.npz").exists():
-        memory = EpisodicMemory.load(run / "memory.npz")
-    elif config.retrieval != "none":
-        from agents.rl.train import build_memory
-
-        memory = build_memory(config)  # runs saved before memory.npz existed
-    return model, config.env_spec, memory
 
 
 def is_recurrent(model: Any) -> bool:

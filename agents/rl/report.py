@@ -204,7 +204,7 @@ def reference_rows(root: Path, n_tasks: int, seed: int = 0) -> dict[str, dict[st
     """
     from agents.evaluation import evaluate_agent
     from agents.reference import ReferencePolicy
-    from agents.rl.train import TrainConfig
+    from agents.rl.config import TrainConfig
 
     first = next(iter(sorted(root.glob("*/config.json"))), None)
     if first is None:
