@@ -62,7 +62,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """Every knob of a PPO run. Both agents of a pair differ only in ``retrieval``.
 
@@ -211,7 +211,8 @@ class TrainConfig:
             )
         if not self.name:
             prefix = "lstm_" if self.algo == "recurrent_ppo" else ""
-            self.name = f"{prefix}{self.retrieval}_s{self.seed}"
+            # the one derived field; frozen, so set once here
+            object.__setattr__(self, "name", f"{prefix}{self.retrieval}_s{self.seed}")
 
     @classmethod
     def from_preset(cls, preset: str = "v1", **overrides: Any) -> TrainConfig:
