@@ -205,9 +205,8 @@ class DefaultFeaturizer:
         if not self.cue_dim:
             return []
         out = np.zeros((len(maze), self.cue_dim))
-        out[np.arange(len(maze)), observed_maze(np.asarray(maze, dtype=np.int64), self.n_mazes)] = (
-            1.0
-        )
+        cue = observed_maze(np.asarray(maze, dtype=np.int64), self.n_mazes)
+        out[np.arange(len(maze)), cue] = 1.0
         return [self.cue_weight * out]
 
     def _check_types(self, n: int) -> None:

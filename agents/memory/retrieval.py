@@ -344,8 +344,6 @@ def trim_steps(
     if prefer in ("route", "goal"):
         if goal is None:
             raise ValueError(f'prefer="{prefer}" needs the goal object type')
-        if visible_steps is None:
-            visible_steps = trim_steps(visible, max_steps, "visible")
         pick = _route_steps if prefer == "route" else _goal_steps
         return pick(visible, max_steps, goal, visible_steps)
     n = len(visible)
@@ -371,13 +369,18 @@ def trim_steps(
     return np.array(sorted(keep), dtype=np.int64)
 
 
+def _visible_steps(visible: np.ndarray, max_steps: int, cached: np.ndarray | None) -> np.ndarray:
+    """The ``"visible"`` trim, from the caller's cache when it has one."""
+    return trim_steps(visible, max_steps, "visible") if cached is None else cached
+
+
 def _route_steps(
-    visible: np.ndarray, max_steps: int, goal: int, visible_steps: np.ndarray
+    visible: np.ndarray, max_steps: int, goal: int, visible_steps: np.ndarray | None
 ) -> np.ndarray:
     """``prefer="route"``: the goal's sightings and the steps nearest them in time."""
     seen = np.flatnonzero(visible[:, goal])
     if len(seen) == 0:
-        return visible_steps
+        return _visible_steps(visible, max_steps, visible_steps)
     steps = np.arange(len(visible))
     gap = np.abs(steps[:, None] - seen[None, :]).min(axis=1)
     nearest = np.lexsort((-steps, gap))[:max_steps]  # by gap, then the later step first
@@ -385,7 +388,7 @@ def _route_steps(
 
 
 def _goal_steps(
-    visible: np.ndarray, max_steps: int, goal: int, visible_steps: np.ndarray
+    visible: np.ndarray, max_steps: int, goal: int, visible_steps: np.ndarray | None
 ) -> np.ndarray:
     """``prefer="goal"``: the goal's sightings (evenly spaced), then ``visible_steps``."""
     seen = np.flatnonzero(visible[:, goal])
@@ -396,7 +399,8 @@ def _goal_steps(
         return seen.astype(np.int64)
     taken = np.zeros(len(visible), dtype=bool)
     taken[seen] = True
-    fill = visible_steps[~taken[visible_steps]][: max_steps - len(seen)]
+    rest = _visible_steps(visible, max_steps, visible_steps)
+    fill = rest[~taken[rest]][: max_steps - len(seen)]
     return np.sort(np.concatenate([seen, fill])).astype(np.int64)  # disjoint: the union
 
 
