@@ -736,6 +736,7 @@ class LatentGridworldVectorEnv(VectorEnv):
             "visible_objects": self._visible.take(cell, axis=0),
             "seen_objects": rows(self._seen),
             "budget": rows(self._budget),
+            "placement": rows(self._placement),
         }
         if idx is not None:
             return info

@@ -164,7 +164,7 @@ def test_online_fill_keeps_the_placement() -> None:
 
 
 def test_bad_memory_is_rejected_at_construction(memory: EpisodicMemory) -> None:
-    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
+    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform, route"):
         wrapped(memory, trim="last")
     with pytest.raises(ValueError, match="mode 'oracle' needs an EpisodicMemory"):
         wrapped(None, "oracle")
@@ -430,14 +430,14 @@ def _pair(
     return batched, dummy
 
 
-@pytest.mark.parametrize("world", ["v1", "v1_uniform", "v0_icl"])
+@pytest.mark.parametrize("world", ["v1", "v1_uniform", "v1_route", "v0_icl"])
 def test_batched_retrieval_equals_the_single_env_wrapper(
     memory: EpisodicMemory, world: str
 ) -> None:
     if world.startswith("v1"):
         env_world: dict[str, object] = {}
         env_id = "LatentGridworld/Pixel-v1"
-        kw = {"trim": "uniform"} if world == "v1_uniform" else {}
+        kw = {"trim": world.removeprefix("v1_")} if world != "v1" else {}
         mem = expert_memory({}, 48, seed=0, env_id=env_id)
     else:  # ICL episodes announce a second goal: the goal_change re-query
         env_world = {**WORLD, "icl_share": 1.0, "tile_size": 8}
@@ -497,9 +497,9 @@ def test_batched_retrieval_rejects_what_it_cannot_serve(memory: EpisodicMemory) 
     base = LatentGridworldSB3VecEnv.from_id("LatentGridworld/Pixel-v0", 2, **WORLD)
     with pytest.raises(ValueError, match="knn needs the episode so far"):
         VecRetrieval(base, memory, "knn")
-    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
+    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform, route"):
         VecRetrieval(base, memory, trim="last")
-    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform"):
+    with pytest.raises(ValueError, match="unknown trim 'last'; valid: visible, uniform, route"):
         VecRetrieval(base, memory, trim="last")
     with pytest.raises(ValueError, match="mode 'oracle' needs an EpisodicMemory"):
         VecRetrieval(base, None, "oracle")

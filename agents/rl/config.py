@@ -113,7 +113,8 @@ class TrainConfig:
         steps_per_episode: Steps kept per retrieved episode.
         trim: Which steps are kept: ``visible`` (object sightings first; in v1 none of them is
             in the hub room, where the latent decision is made) or ``uniform`` (evenly spaced
-            over the whole episode, the path through the hub included).
+            over the whole episode, the path through the hub included) or ``route`` (the steps
+            around the current goal's sightings: the walk to it or from it, as the BC recipe).
         n_relevant: Relevant episodes per oracle query.
         n_distractors: Distractor episodes per oracle query.
         requery: ``reset`` or ``goal_change`` (also query when an ICL goal is announced).

@@ -100,7 +100,7 @@ class VecPotentialShaping(VecEnvWrapper):
         """Reset every env; the potentials start from each first state."""
         obs = self.venv.reset()
         info = self._base.batched_info
-        self._placement = self._placements()
+        self._placement = np.asarray(info["placement"], dtype=np.int64).copy()
         self._phi = self.potential(
             info["maze"], info["goal_type"], info["position"], self._placement
         )
@@ -112,7 +112,7 @@ class VecPotentialShaping(VecEnvWrapper):
         """Step and add each env's shaping term (episode ends as in the module docstring)."""
         obs, rewards, dones, infos = self.venv.step_wait()
         info = self._base.batched_info  # after SB3's same-step reset: the new episodes' states
-        placement = self._placements()
+        placement = np.asarray(info["placement"], dtype=np.int64).copy()
         phi_now = self.potential(info["maze"], info["goal_type"], info["position"], placement)
         phi_next = phi_now.copy()
         for i in np.flatnonzero(dones):
@@ -178,11 +178,3 @@ class VecPotentialShaping(VecEnvWrapper):
             table[maze.object_types] = maze.distances
             self._tables[key] = table
         return table
-
-    def _placements(self) -> np.ndarray:
-        # the batched env exposes no placement info key (VecRetrieval reads the same array);
-        # sampled tasks always use placement 0, pinned ones may not
-        placement = getattr(self._base.venv, "_placement", None)
-        if placement is None:
-            return np.zeros(self.num_envs, dtype=np.int64)
-        return np.asarray(placement, dtype=np.int64).copy()

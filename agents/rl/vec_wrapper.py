@@ -55,7 +55,8 @@ class VecRetrieval(VecEnvWrapper):
         requery: ``"reset"`` or ``"goal_change"`` (also query when an ICL goal is announced).
         seed: Seed of the retrieval generators (env ``i`` gets ``seed + i``); ``seed()`` and
             seeded resets re-seed them, as ``RetrievalObservation.reset(seed=...)`` does.
-        trim: Which steps of a retrieved episode are kept (``visible`` or ``uniform``).
+        trim: Which steps of a retrieved episode are kept (``visible``, ``uniform`` or
+            ``route``: see :func:`~agents.rl.wrapper.encode_episodes`).
 
     Raises:
         ValueError: Unknown mode or requery, no memory for ``oracle``, a memory that does not
@@ -124,7 +125,8 @@ class VecRetrieval(VecEnvWrapper):
         ]
         self._pending_seeds: list[int | None] | None = None
         self._goals = np.zeros(self.num_envs, dtype=np.int64)
-        self._cache: dict[int, dict[str, np.ndarray]] = {}
+        # by (episode id, goal): the "route" trim depends on the goal, the others do not (-1)
+        self._cache: dict[tuple[int, int], dict[str, np.ndarray]] = {}
         # wall-clock accounting (seconds): inside the batched env, and inside retrieval
         self.env_time = 0.0
         self.retrieval_time = 0.0
@@ -188,15 +190,21 @@ class VecRetrieval(VecEnvWrapper):
             "queries": float(self.n_queries),
         }
 
-    def encoded(self, episode_id: int) -> dict[str, np.ndarray]:
-        """The flat ``mem_*`` rows of one memory episode (trimmed and encoded once, cached)."""
-        rows = self._cache.get(episode_id)
+    def encoded(self, episode_id: int, goal: int) -> dict[str, np.ndarray]:
+        """The flat ``mem_*`` rows of one memory episode trimmed for ``goal`` (encoded once)."""
+        key = (episode_id, goal if self.trim == "route" else -1)
+        rows = self._cache.get(key)
         if rows is None:
             assert self.memory is not None
             one = encode_episodes(
-                [self.memory[episode_id]], 1, self.steps_per_episode, self.view_size, self.trim
+                [self.memory[episode_id]],
+                1,
+                self.steps_per_episode,
+                self.view_size,
+                self.trim,
+                goal,
             )
-            rows = self._cache[episode_id] = {key: value.reshape(-1) for key, value in one.items()}
+            rows = self._cache[key] = {name: value.reshape(-1) for name, value in one.items()}
         return rows
 
     def _augment(self, obs: VecEnvObs) -> dict[str, np.ndarray]:
@@ -212,20 +220,19 @@ class VecRetrieval(VecEnvWrapper):
                 self._mem[key][idx] = value
             return
         t0 = time.perf_counter()
-        placements = getattr(self._batched.venv, "_placement", None)
         widths = {key: value.shape[0] // self.k for key, value in self._empty.items()}
         for i in idx.tolist():
             query = RetrievalQuery(
                 maze=int(info["maze"][i]),
                 goal=int(info["goal_type"][i]),
                 seen=np.asarray(info["seen_objects"][i], dtype=bool),
-                placement=0 if placements is None else int(placements[i]),
+                placement=int(info["placement"][i]),
             )
             ids = self.retriever.retrieve_ids(query, k=self.k, rng=self._rngs[i])
             for key, value in self._empty.items():
                 self._mem[key][i] = value
             for j, episode_id in enumerate(ids[: self.k].tolist()):
-                rows = self.encoded(int(episode_id))
+                rows = self.encoded(int(episode_id), query.goal)
                 for key, width in widths.items():
                     self._mem[key][i, j * width : (j + 1) * width] = rows[key]
             self.n_queries += 1

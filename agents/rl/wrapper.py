@@ -47,7 +47,7 @@ RetrievalMode = Literal["oracle", "knn", "none"]
 MODES: tuple[str, ...] = ("oracle", "knn", "none")
 REQUERY: tuple[str, ...] = ("reset", "goal_change")
 MEMORY_KEYS: tuple[str, ...] = ("mem_views", "mem_actions", "mem_goals", "mem_mask")
-TRIMS: tuple[str, ...] = ("visible", "uniform")
+TRIMS: tuple[str, ...] = ("visible", "uniform", "route")
 END_ACTION = N_ACTIONS  # the action slot of an episode's last view (no action taken there)
 
 
@@ -281,16 +281,21 @@ class RetrievalObservation(
             goal=goal,
             seen=np.asarray(info["seen_objects"], dtype=bool),
             history=self.current_episode() if self.mode == "knn" else None,
-            placement=int(getattr(self.env.unwrapped.state.task, "placement", 0)),  # type: ignore[attr-defined]
+            placement=int(info["placement"]),
         )
         episodes = self.retriever.retrieve(query, k=self.k, rng=self._rng)
-        self._memory_obs = self.encode(episodes)
+        self._memory_obs = self.encode(episodes, goal)
         self.retrieval_time += time.perf_counter() - t0
         self.n_queries += 1
 
-    def encode(self, episodes: Sequence[Episode]) -> dict[str, np.ndarray]:
-        """Shaped ``mem_*`` arrays for up to ``k`` ``episodes``, each trimmed to ``L`` steps."""
-        return encode_episodes(episodes, self.k, self.steps_per_episode, self.view_size, self.trim)
+    def encode(self, episodes: Sequence[Episode], goal: int | None = None) -> dict[str, np.ndarray]:
+        """Shaped ``mem_*`` arrays for up to ``k`` ``episodes``, trimmed to ``L`` steps each.
+
+        ``goal`` is the task's current goal, which the ``"route"`` trim needs.
+        """
+        return encode_episodes(
+            episodes, self.k, self.steps_per_episode, self.view_size, self.trim, goal
+        )
 
 
 def check_trim(trim: str) -> None:
@@ -305,17 +310,23 @@ def encode_episodes(
     steps_per_episode: int,
     view_size: int,
     trim: str = "visible",
+    goal: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Shaped ``mem_*`` arrays (``(k, L, V, V)``, ``(k, L)``) for up to ``k`` episodes.
 
     Each episode is cut to ``L = steps_per_episode`` steps by
     :func:`agents.memory.trim_steps` (``trim``: ``"visible"``, each object's first sighting
     then evenly spaced steps with an object in view; ``"uniform"``, evenly spaced steps over
-    the whole episode, the path included); unused slots are zero (``mem_actions`` = 4), masked out.
+    the whole episode, the path included; ``"route"``, the steps in which ``goal`` (the task's
+    current goal) is in view and the steps nearest them in time, i.e. the walk to or from it);
+    unused slots are zero (``mem_actions`` = 4), masked out.
 
     Raises:
-        ValueError: An episode's views are not ``view_size`` x ``view_size``.
+        ValueError: An episode's views are not ``view_size`` x ``view_size``, or ``"route"``
+            without a ``goal``.
     """
+    if trim == "route" and goal is None:
+        raise ValueError('trim="route" needs the goal the episodes are trimmed for')
     L, v = steps_per_episode, view_size
     out = {
         "mem_views": np.zeros((k, L, v, v), np.uint8),
@@ -329,7 +340,7 @@ def encode_episodes(
                 f"retrieved episode has {episode.views.shape[1:]} views but the env observes "
                 f"{v}x{v}: the memory holds another env's episodes"
             )
-        idx = trim_steps(np.asarray(episode.visible), L, trim)
+        idx = trim_steps(np.asarray(episode.visible), L, trim, goal=goal)
         n = len(idx)
         out["mem_views"][i, :n] = episode.views[idx]
         actions = np.full(n, END_ACTION, np.uint8)

@@ -48,6 +48,7 @@ INFO_KEYS = (
     "visible_objects",
     "seen_objects",
     "budget",
+    "placement",
 )
 
 
@@ -87,7 +88,8 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
     numpy values only (see ``INFO_KEYS`` and ``docs/environments.md``): ``maze``,
     ``goal_type``, ``goal_index``, ``start``, ``position``, ``split_id`` (index into
     ``SPLITS``; the name is ``env.unwrapped.split``), ``icl``, ``optimal_steps``,
-    ``is_success``, ``visible_objects``, ``seen_objects``.
+    ``is_success``, ``visible_objects``, ``seen_objects``, ``budget`` (steps the current goal is
+    given), ``placement`` (the maze's object-placement variant, 0 = its own).
 
     ## Arguments
     Every field of :class:`~latent_gridworld.core.config.WorldConfig` (``split``, ``size``,
@@ -195,6 +197,7 @@ class LatentGridworldEnv(gym.Env[dict[str, Any], int]):
             "visible_objects": state.visible(),
             "seen_objects": state.seen.copy(),
             "budget": np.int64(state.budget),
+            "placement": np.int64(state.task.placement),
         }
 
     # ------------------------------------------------------------------ Gymnasium API
