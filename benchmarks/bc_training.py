@@ -12,6 +12,12 @@ the old code, the step minus its data time). The old tree comes from ``git archi
 
 Numbers are averages over all steps, the first ones included (the stream buffer fills and the
 new code's per-episode token caches warm up then), so the ratio is if anything conservative.
+
+The last table is the bound on the model's share: the floating-point operations of one
+gradient step of this tree's model on real batches of each recipe (``torch``'s flop counter:
+forward, backward), and the time they take at the single-thread fp32 rate of a large matrix
+product on this CPU (the best case for these few, small matrices), next to a tenth of the old
+step.
 """
 
 from __future__ import annotations
@@ -83,6 +89,53 @@ def run_version(tree: Path, config: dict[str, Any], clock: str) -> dict[str, flo
     return {"step": total, "data": data, "model": model}
 
 
+def matmul_rate(repeats: int = 100) -> float:
+    """Single-thread fp32 GFLOP/s of a (4096 x 256) @ (256 x 256) product on this CPU."""
+    import time
+
+    import torch
+
+    torch.set_num_threads(1)
+    a, b = torch.randn(4096, 256), torch.randn(256, 256)
+    a @ b
+    t0 = time.process_time()
+    for _ in range(repeats):
+        a @ b
+    return 2 * 4096 * 256 * 256 * repeats / (time.process_time() - t0) / 1e9
+
+
+def model_flops(config: dict[str, Any], batches: int = 5) -> float:
+    """Mean GFLOP of one forward + backward of this tree's model, on ``config``'s batches."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from agents.bc.batch import ContextMaker, to_tensors
+    from agents.bc.data import SampleStream
+    from agents.bc.model import BCTransformer
+    from agents.bc.train import TrainConfig, load_pool
+    from agents.memory import EpisodicMemory
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig.from_dict(config)
+    world = cfg.world_config()
+    pool = load_pool(cfg)
+    memory = None
+    if cfg.agent == "retrieval":
+        memory = EpisodicMemory.for_world(world)
+        memory.extend(pool)
+    stream = SampleStream(world, pool, cfg.stream, cfg.seed)
+    maker = ContextMaker(cfg, memory)
+    model = BCTransformer(cfg.model_config())
+    total = 0.0
+    for _ in range(batches):
+        batch = to_tensors(maker.contexts(stream.batch(cfg.batch_size)))
+        with FlopCounterMode(display=False) as counter:
+            loss, _ = model.training_loss(batch, cfg.goal_teacher_forcing, cfg.aux_goal_weight)
+            loss.backward()
+        total += counter.get_total_flops()
+    return total / batches / 1e9
+
+
 def old_tree(where: Path) -> Path:
     """The repository at :data:`OLD_COMMIT`, unpacked into ``where``."""
     archive = subprocess.run(
@@ -129,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         pool_path = tmp / "pool.npz"
         save_dataset(load_pool(base), pool_path)  # type: ignore[arg-type]
         rows = []
+        flops_by_recipe: dict[str, float] = {}
         for recipe in args.recipes:
             config = {
                 "agent": args.agent,
@@ -142,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 "tensorboard": False,
                 **RECIPES[recipe],
             }
+            flops_by_recipe[recipe] = model_flops({**config, "out": str(tmp / "flops")})
             times = {}
             for name, tree in (("old", old), ("new", ROOT)):
                 out = tmp / f"{recipe}-{name}"
@@ -171,6 +226,18 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{recipe}: step {o['step'] / n['step']:.1f}x, data {o['data'] / n['data']:.1f}x, "
             f"model {o['model'] / n['model']:.1f}x"
+        )
+    rate = matmul_rate()
+    print()
+    print(f"the model's arithmetic at the single-thread fp32 matmul rate ({rate:.0f} GFLOP/s)")
+    print()
+    print("| recipe | GFLOP/step | at peak rate s | new model s/step | old step / 10 s |")
+    print("|---|---|---|---|---|")
+    for recipe, times in rows:
+        flops = flops_by_recipe[recipe]
+        print(
+            f"| {recipe} | {flops:.2f} | {flops / rate:.4f} | {times['new']['model']:.4f} | "
+            f"{times['old']['step'] / 10:.4f} |"
         )
     return 0
 

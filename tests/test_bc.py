@@ -759,9 +759,9 @@ def test_packed_model_computes_what_the_padded_encoder_computes(tmp_path):
     cells = b["goal_cells"]
     expected = model.head(hidden + model.target_embed(model._target(hidden, cells, 1.0)))
     real = ~b["pad"]
-    got = model(rows, segment, time, b["pad"], cells, 1.0)
+    got, got_hidden = model.forward_with_hidden(rows, segment, time, b["pad"], cells, 1.0)
     assert torch.allclose(got[real], expected[real], atol=1e-5)
-    assert torch.allclose(model.last_hidden[real], hidden[real], atol=1e-5)
+    assert torch.allclose(got_hidden[real], hidden[real], atol=1e-5)
     current = real & (segment == 0)
     logits, _ = model.packed(rows, segment, time, b["pad"], current, cells, 1.0)
     assert torch.allclose(logits, expected[current], atol=1e-5)

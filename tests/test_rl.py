@@ -350,6 +350,10 @@ def test_presets_and_old_configs_give_their_worlds() -> None:
     old_v1 = {f: v for f, v in dataclasses.asdict(v1).items() if f != "maze_input"}
     assert v1.maze_input and not TrainConfig.from_json(json.dumps(old_v1)).maze_input
     assert not v0.maze_input
+    # a config.json of the untyped ``extra`` field: empty reloads, world kwargs in it are named
+    assert TrainConfig.from_json(json.dumps({**dataclasses.asdict(v1), "extra": {}})) == v1
+    with pytest.raises(ValueError, match=r"world kwargs \['room_size'\] through the removed"):
+        TrainConfig.from_json(json.dumps({**dataclasses.asdict(v1), "extra": {"room_size": 7}}))
     with pytest.raises(ValueError, match="unknown preset 'v2'; valid: v1, v0-9x9"):
         TrainConfig.from_preset("v2")
     with pytest.raises(ValueError, match="use vec_env='dummy' for knn"):

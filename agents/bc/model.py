@@ -200,15 +200,32 @@ class BCTransformer(nn.Module):
         ``teacher_forcing`` (a probability per row) give the action head the true goal cell
         instead of the goal head's belief (training only), and ``told_cells`` ``(B, N, 2)``
         (``-100``: none) a cell it is always given instead ("go to this cell" samples).
-        ``last_hidden`` then holds the locator's ``(B, N, d_model)`` output (0 on padding).
+        """
+        return self.forward_with_hidden(
+            rows, segment, time, pad, goal_cells, teacher_forcing, told_cells
+        )[0]
+
+    def forward_with_hidden(
+        self,
+        rows: torch.Tensor,
+        segment: torch.Tensor,
+        time: torch.Tensor,
+        pad: torch.Tensor,
+        goal_cells: torch.Tensor | None = None,
+        teacher_forcing: float = 0.0,
+        told_cells: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward`'s logits and the locator's output ``(B, N, d_model)`` (0 on padding).
+
+        The hidden rows are what :meth:`goal_logits` reads (the probes' "where is the goal").
         """
         need = ~pad
         logits, hidden = self.packed(
             rows, segment, time, pad, need, goal_cells, teacher_forcing, told_cells
         )
         b, n = pad.shape
-        self.last_hidden = hidden.new_zeros(b, n, hidden.shape[-1]).index_put((need,), hidden)
-        return logits.new_zeros(b, n, logits.shape[-1]).index_put((need,), logits)
+        full_hidden = hidden.new_zeros(b, n, hidden.shape[-1]).index_put((need,), hidden)
+        return logits.new_zeros(b, n, logits.shape[-1]).index_put((need,), logits), full_hidden
 
     def training_loss(
         self, batch: dict[str, torch.Tensor], teacher_forcing: float, aux_goal_weight: float

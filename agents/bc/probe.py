@@ -65,13 +65,15 @@ def memory_probe(
             aux = 1.0 if model.goal_head is not None else 0.0
             maker = ContextMaker(dataclasses.replace(cfg, aux_goal_weight=aux), mem)
             batch = to_tensors(maker.contexts(subset))
-            logits = model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
+            logits, hidden = model.forward_with_hidden(
+                batch["rows"], batch["segment"], batch["time"], batch["pad"]
+            )
             targets = batch["targets"]
             mask = targets >= 0
             row[f"{name}_loss"] = float(F.cross_entropy(logits[mask], targets[mask]).item())
             row[f"{name}_acc"] = float((logits[mask].argmax(-1) == targets[mask]).float().mean())
             if model.goal_head is not None:  # where-is-the-goal loss, per coordinate
-                rows_l, cols_l = model.goal_logits(model.last_hidden)
+                rows_l, cols_l = model.goal_logits(hidden)
                 cells = batch["goal_cells"]
                 m = cells[..., 0] >= 0
                 goal = F.cross_entropy(rows_l[m], cells[..., 0][m]) + F.cross_entropy(
@@ -129,8 +131,10 @@ def goal_location_probe(
             if mem is not None and split == "new_maze":
                 continue  # the pool memory holds nothing of a new maze
             batch = to_tensors(ContextMaker(cfg, mem).contexts(samples))
-            model(batch["rows"], batch["segment"], batch["time"], batch["pad"])
-            rows_l, cols_l = model.goal_logits(model.last_hidden)
+            _, hidden = model.forward_with_hidden(
+                batch["rows"], batch["segment"], batch["time"], batch["pad"]
+            )
+            rows_l, cols_l = model.goal_logits(hidden)
             first = (batch["segment"] == 0).int().argmax(dim=1)  # the first current step
             seen_at = torch.tensor([int(s.episode.visible[:, s.goal].argmax()) for s in samples])
             idx = torch.arange(len(samples))

@@ -7,7 +7,7 @@ without importing the training script (:mod:`agents.rl.train`, a leaf).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from agents.memory import EpisodicMemory
@@ -181,7 +181,6 @@ class TrainConfig:
     torch_threads: int = 1
     progress_bar: bool = True
     preset: str = "v1"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.retrieval not in MODES:
@@ -236,6 +235,15 @@ class TrainConfig:
             data.setdefault("train_max_steps", None)
         # written before the extractor read the maze cue: its network has no maze embedding
         data.setdefault("maze_input", False)
+        # written while the config had an untyped ``extra`` dict of world kwargs (never set by
+        # the command line); a run that used it cannot be rebuilt from the typed fields
+        extra = data.pop("extra", {})
+        if extra:
+            raise ValueError(
+                f"this config.json sets world kwargs {sorted(extra)} through the removed "
+                "'extra' field; the typed fields are size, n_mazes, max_steps, view_size, "
+                "icl_share"
+            )
         return cls(**data)
 
     @property
@@ -248,7 +256,7 @@ class TrainConfig:
             "view_size": self.view_size,
             "icl_share": self.icl_share,
         }
-        return {**{k: v for k, v in fields.items() if v is not None}, **self.extra}
+        return {k: v for k, v in fields.items() if v is not None}
 
     @property
     def env_spec(self) -> EnvSpec:

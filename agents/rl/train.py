@@ -285,7 +285,7 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="v1")
     types = {"int | None": _optional(int), "float | None": _optional(float)}
     for f in dataclasses.fields(TrainConfig):
-        if f.name in ("extra", "preset"):
+        if f.name == "preset":
             continue
         flag = "--" + f.name.replace("_", "-")
         default = f.default
