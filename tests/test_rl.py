@@ -99,6 +99,17 @@ def test_sb3_and_gymnasium_checkers_pass(memory: EpisodicMemory, mode: str) -> N
     gym_check_env(wrapped(memory, mode), skip_render_check=True)
 
 
+@pytest.mark.filterwarnings("ignore:.*different from the unwrapped version")
+def test_checkers_pass_with_the_position_cue_and_route_trim() -> None:
+    world = {"position_cue": True}
+    spec = EnvSpec(world=world, env_id="LatentGridworld/Pixel-v1", tile_size=None, trim="route")
+    memory = expert_memory(world, 16, seed=0, env_id=spec.env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(make_env(spec, memory), skip_render_check=True)
+    gym_check_env(make_env(spec, memory), skip_render_check=True)
+
+
 def test_oracle_delivers_a_step_that_shows_the_goal(memory: EpisodicMemory) -> None:
     env = wrapped(memory, "oracle", k=3, n_relevant=1, n_distractors=2)
     for seed in range(10):
@@ -434,15 +445,17 @@ def _pair(
     return batched, dummy
 
 
-@pytest.mark.parametrize("world", ["v1", "v1_uniform", "v1_route", "v0_icl"])
+@pytest.mark.parametrize("world", ["v1", "v1_uniform", "v1_route", "v1_position", "v0_icl"])
 def test_batched_retrieval_equals_the_single_env_wrapper(
     memory: EpisodicMemory, world: str
 ) -> None:
     if world.startswith("v1"):
-        env_world: dict[str, object] = {}
+        env_world: dict[str, object] = {"position_cue": True} if world == "v1_position" else {}
         env_id = "LatentGridworld/Pixel-v1"
-        kw = {"trim": world.removeprefix("v1_")} if world != "v1" else {}
-        mem = expert_memory({}, 48, seed=0, env_id=env_id)
+        kw = {"trim": world.removeprefix("v1_")} if world in ("v1_uniform", "v1_route") else {}
+        if world == "v1_position":
+            kw = {"trim": "route"}
+        mem = expert_memory(env_world, 48, seed=0, env_id=env_id)
     else:  # ICL episodes announce a second goal: the goal_change re-query
         env_world = {**WORLD, "icl_share": 1.0, "tile_size": 8}
         env_id, kw, mem = "LatentGridworld/Pixel-v0", {"requery": "goal_change"}, memory
@@ -668,3 +681,40 @@ def test_extractor_embeds_the_maze_cue_only_when_asked() -> None:
     v0 = wrapped(None, "none").observation_space
     with pytest.raises(ValueError, match="maze_cue=True needs a Discrete 'maze' observation"):
         RetrievalExtractor(v0, maze_cue=True)
+
+
+def test_position_cue_delivers_and_embeds_where_each_retrieved_step_was() -> None:
+    from stable_baselines3.common.preprocessing import preprocess_obs
+
+    world = {"position_cue": True}
+    spec = EnvSpec(
+        world=world, env_id="LatentGridworld/Pixel-v1", tile_size=None, mode="oracle", trim="route"
+    )
+    memory = expert_memory(world, 32, seed=0, env_id=spec.env_id)
+    env = make_env(spec, memory)
+    space = env.observation_space
+    obs, _ = env.reset(seed=3)
+    assert space.contains(obs) and "mem_positions" in obs
+    steps = obs["mem_positions"].reshape(-1, 2)[obs["mem_mask"].astype(bool)]
+    views = obs["mem_views"].reshape(len(obs["mem_mask"]), -1)[obs["mem_mask"].astype(bool)]
+    # each delivered cell is where its view was taken, in some memory episode
+    recorded = {
+        (tuple(cell), view.tobytes())
+        for episode in memory.episodes(np.arange(len(memory)))
+        for cell, view in zip(episode.positions, episode.views, strict=True)
+    }
+    assert len(steps) > 0
+    assert all((tuple(c), v.tobytes()) in recorded for c, v in zip(steps, views, strict=True))
+    no_cue = EnvSpec(world={}, env_id=spec.env_id, tile_size=None)
+    assert "mem_positions" not in make_env(no_cue, memory).observation_space.spaces
+    assert not RetrievalExtractor(make_env(no_cue, memory).observation_space).positions
+    extractor = RetrievalExtractor(space, maze_cue=True)
+    assert extractor.positions
+    raw = {k: torch.as_tensor(np.stack([obs[k], obs[k]])) for k in obs}
+    batch = preprocess_obs(raw, space)
+    moved = preprocess_obs({**raw, "mem_positions": (raw["mem_positions"] + 1) % 21}, space)
+    here = preprocess_obs({**raw, "position": (raw["position"] + 1) % 21}, space)
+    with torch.no_grad():
+        out = extractor(batch)
+        assert not torch.allclose(out, extractor(moved))  # where retrieved steps were
+        assert not torch.allclose(out, extractor(here))  # where the agent is

@@ -145,6 +145,8 @@ class PPOAgent:
         }
         if "maze" in obs:  # the maze cue (v1): the pixel env of the same world shows it too
             out["maze"] = np.int64(obs["maze"])
+        if "position" in obs:  # the position cue, where the world has it
+            out["position"] = np.asarray(obs["position"], dtype=np.int64).copy()
         out.update({key: value.ravel() for key, value in memory_obs.items()})
         return out
 
@@ -158,7 +160,15 @@ class PPOAgent:
                 seen=np.asarray(info["seen_objects"], dtype=bool),
             )
             episodes = self.retriever.retrieve(query, k=spec.k, rng=self.rng)
-        return encode_episodes(episodes, spec.k, spec.steps_per_episode, self.view_size, spec.trim)
+        return encode_episodes(
+            episodes,
+            spec.k,
+            spec.steps_per_episode,
+            self.view_size,
+            spec.trim,
+            int(info["goal_type"]),
+            positions=self.world.position_cue,
+        )
 
 
 def make_agent(context: AgentContext) -> PPOAgent:

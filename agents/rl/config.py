@@ -94,6 +94,10 @@ class TrainConfig:
         max_steps: Episode step limit; ``None``: the id's (v1: the per-goal budget).
         view_size: Side of the partial view; ``None``: the id's.
         icl_share: Share of within-episode ICL training episodes; ``None``: the id's.
+        position_cue: The agent's ``(row, col)`` in the observation; ``None``: the id's (v1:
+            off). With it the retrieval wrappers also deliver each retrieved step's cell
+            (``mem_positions``) and the extractor embeds both (ours: what lets a policy act
+            on where a retrieved episode saw the goal).
         tile_size: Pixels per cell of the observed image; ``None``: the id's (v1: 12).
         train_max_steps: Step limit of the *training* envs only (``None``: the world's own).
             Evaluation always uses the world's budget. v1's budget (1.5 x shortest + 2) never
@@ -156,6 +160,7 @@ class TrainConfig:
     max_steps: int | None = None
     view_size: int | None = None
     icl_share: float | None = None
+    position_cue: bool | None = None
     tile_size: int | None = None
     train_max_steps: int | None = 64
     reward_shaping: str = "none"
@@ -255,6 +260,7 @@ class TrainConfig:
             "max_steps": self.max_steps,
             "view_size": self.view_size,
             "icl_share": self.icl_share,
+            "position_cue": self.position_cue,
         }
         return {k: v for k, v in fields.items() if v is not None}
 

@@ -73,7 +73,7 @@ def attention_report(run: str | Path, n_tasks: int = 200, seed: int = 0) -> dict
         ids = retriever.retrieve_ids(query, k=spec.k, rng=rng)
         relevant_ids = set(memory.relevant_ids(query.maze, goal, query.placement).tolist())
         episodes = memory.episodes(ids)
-        mem = encode_episodes(episodes, spec.k, L, v, spec.trim, goal)
+        mem = encode_episodes(episodes, spec.k, L, v, spec.trim, goal, positions=world.position_cue)
         kind = np.full((spec.k, L), "", dtype=object)
         for j, episode_id in enumerate(ids.tolist()):
             shows_goal = (mem["mem_views"][j] == OBJECT_BASE + goal).any(axis=(1, 2))

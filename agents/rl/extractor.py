@@ -16,9 +16,14 @@ Three parts, one network for both agents of a pair:
 3. **Attention** from the current state (view + goal) over the ``k * L`` retrieved steps (view
    + action + goal + step-slot embeddings), with a learned always-valid "nothing retrieved"
    slot, so an all-masked observation (``mode="none"``) gives a well-defined, constant read.
+4. **Positions**, in worlds with the position cue (an observation with ``position`` and
+   ``mem_positions``; read whenever the space has them): one row and one column embedding,
+   shared by the agent's own cell (added to the query and the output) and the cell of every
+   retrieved step (added to its key), so "where that step was" and "where I am" live in one
+   space (ours; the BC agents' object-location tokens play this part there).
 
-The output is ``[view, goal, read]`` (``[view, goal, maze, read]`` with the cue) through a
-linear layer and ReLU.
+The output is ``[view, goal, read]`` (``[view, goal, maze, read]`` with the cue, then the
+position embedding with the position cue) through a linear layer and ReLU.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from agents.rl.wrapper import END_ACTION, MEMORY_KEYS
+from agents.rl.wrapper import END_ACTION, MEMORY_KEYS, POSITION_KEY
 from latent_gridworld.encoders.pixels import tile_atlas
 
 
@@ -93,6 +98,14 @@ class RetrievalExtractor(BaseFeaturesExtractor):
                     "maze_cue=True, e.g. LatentGridworld/Pixel-v1); this env has none"
                 )
             self.maze_embed = nn.Linear(int(maze_space.n), d_model)
+        position_space = observation_space.spaces.get("position")
+        self.positions = position_space is not None and POSITION_KEY in observation_space.spaces
+        if self.positions:
+            if not isinstance(position_space, spaces.MultiDiscrete):
+                raise ValueError("the 'position' observation must be MultiDiscrete([H, W])")
+            self.rows, cols = (int(n) for n in position_space.nvec)
+            self.row_embed = nn.Embedding(self.rows, d_model)
+            self.col_embed = nn.Embedding(cols, d_model)
         c1, c2 = conv_channels
         self.tile_conv = nn.Conv2d(3, c1, kernel_size=self.tile, stride=self.tile)
         self.trunk = nn.Sequential(
@@ -111,9 +124,10 @@ class RetrievalExtractor(BaseFeaturesExtractor):
         self.mem_goal = nn.Embedding(n_goals, d_model)
         self.mem_slot = nn.Parameter(torch.zeros(n_steps, d_model))
         self.null_key = nn.Parameter(torch.zeros(1, 1, d_model))
-        self.query = nn.Sequential(nn.Linear(2 * d_model, d_model), nn.ReLU())
+        query_parts = 3 if self.positions else 2
+        self.query = nn.Sequential(nn.Linear(query_parts * d_model, d_model), nn.ReLU())
         self.attention = nn.MultiheadAttention(d_model, n_heads, batch_first=True)
-        parts = 4 if maze_cue else 3
+        parts = 3 + int(maze_cue) + int(self.positions)
         self.out = nn.Sequential(nn.Linear(parts * d_model, features_dim), nn.ReLU())
         nn.init.normal_(self.mem_slot, std=0.02)
         nn.init.normal_(self.null_key, std=0.02)
@@ -136,7 +150,16 @@ class RetrievalExtractor(BaseFeaturesExtractor):
         if self.maze_cue:
             maze = observations["maze"].float().reshape(view.shape[0], -1)  # one-hot, as goal
             parts.insert(2, self.maze_embed(maze))
+        if self.positions:
+            parts.append(self.own_position(observations))
         return torch.as_tensor(self.out(torch.cat(parts, dim=-1)))
+
+    def own_position(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        """``(B, d_model)`` embedding of the agent's cell (SB3 one-hot encodes the row, col)."""
+        width = self.rows + self.col_embed.num_embeddings
+        onehot = observations["position"].float().reshape(-1, width)
+        row, col = onehot[:, : self.rows], onehot[:, self.rows :]
+        return row @ self.row_embed.weight + col @ self.col_embed.weight
 
     def attention_weights(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """``(B, 1 + k * L)`` attention of the current state over [null slot, retrieved steps].
@@ -152,7 +175,8 @@ class RetrievalExtractor(BaseFeaturesExtractor):
         batch = view.shape[0]
         # SB3 one-hot encodes Discrete keys; the rollout buffer adds a singleton axis
         goal = self.goal_embed(observations["goal"].float().reshape(batch, -1))
-        q = self.query(torch.cat([view, goal], dim=-1)).unsqueeze(1)
+        state = [view, goal, self.own_position(observations)] if self.positions else [view, goal]
+        q = self.query(torch.cat(state, dim=-1)).unsqueeze(1)
         valid = observations["mem_mask"].reshape(batch, -1) > 0.5
         null = self.null_key.expand(batch, -1, -1)
         if not bool(valid.any()) and not weights:
@@ -165,6 +189,9 @@ class RetrievalExtractor(BaseFeaturesExtractor):
         actions = observations["mem_actions"].reshape(batch, -1).long()
         goals = observations["mem_goals"].reshape(batch, -1).long()
         steps = steps + self.mem_action(actions) + self.mem_goal(goals) + self.mem_slot
+        if self.positions:
+            cells = observations[POSITION_KEY].reshape(batch, -1, 2).long()
+            steps = steps + self.row_embed(cells[..., 0]) + self.col_embed(cells[..., 1])
         keys = torch.cat([null, steps], dim=1)
         pad = torch.cat([torch.zeros_like(valid[:, :1]), ~valid], dim=1)  # null slot never masked
         read, attn = self.attention(

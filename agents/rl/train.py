@@ -283,7 +283,11 @@ def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="v1")
-    types = {"int | None": _optional(int), "float | None": _optional(float)}
+    types = {
+        "int | None": _optional(int),
+        "float | None": _optional(float),
+        "bool | None": _optional(_bool),
+    }
     for f in dataclasses.fields(TrainConfig):
         if f.name == "preset":
             continue
@@ -305,6 +309,14 @@ def _optional(kind: Callable[[str], Any]) -> Callable[[str], Any]:
 
     parse.__name__ = kind.__name__
     return parse
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"not a boolean: {text!r} (true/false, or none for the env id's)")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -114,10 +114,11 @@ class VecRetrieval(VecEnvWrapper):
             if mode != "none"
             else None
         )
+        self.positions = "position" in base_space.spaces
         space = memory_space(base_space, k * steps_per_episode, self.view_size, self.n_object_types)
         super().__init__(venv, observation_space=space)
         self._batched = venv
-        empty = encode_episodes([], k, steps_per_episode, self.view_size)
+        empty = encode_episodes([], k, steps_per_episode, self.view_size, positions=self.positions)
         self._empty = {key: value.reshape(-1) for key, value in empty.items()}
         self._mem = {key: np.tile(value, (self.num_envs, 1)) for key, value in self._empty.items()}
         self._rngs = [
@@ -203,6 +204,7 @@ class VecRetrieval(VecEnvWrapper):
                 self.view_size,
                 self.trim,
                 goal,
+                positions=self.positions,
             )
             rows = self._cache[key] = {name: value.reshape(-1) for name, value in one.items()}
         return rows

@@ -47,6 +47,9 @@ RetrievalMode = Literal["oracle", "knn", "none"]
 MODES: tuple[str, ...] = ("oracle", "knn", "none")
 REQUERY: tuple[str, ...] = ("reset", "goal_change")
 MEMORY_KEYS: tuple[str, ...] = ("mem_views", "mem_actions", "mem_goals", "mem_mask")
+# only in worlds with the position cue (``position_cue=True``): where each retrieved step was,
+# as the env's own ``position`` key says where the agent is
+POSITION_KEY = "mem_positions"
 TRIMS: tuple[str, ...] = ("visible", "uniform", "route")
 END_ACTION = N_ACTIONS  # the action slot of an episode's last view (no action taken there)
 
@@ -58,7 +61,7 @@ def check_retrieval_inputs(
 
     ``needs_memory`` names what needs a memory (``"mode 'oracle'"``), or is empty if nothing does.
     """
-    clash = set(MEMORY_KEYS) & set(base.spaces)
+    clash = {*MEMORY_KEYS, POSITION_KEY} & set(base.spaces)
     if clash:
         raise ValueError(f"the env already has observation keys {sorted(clash)}")
     if memory is None and needs_memory:
@@ -78,17 +81,23 @@ def memory_space(
     """``base`` plus the ``mem_*`` boxes of ``n_steps`` retrieved steps.
 
     The one layout that the single-env wrapper and the batched one (``VecRetrieval``) share.
+    With a ``position`` key in ``base`` (the position cue) it adds ``mem_positions``, the
+    ``(row, col)`` of every retrieved step.
     """
     cells = view_size**2
-    return spaces.Dict(
-        {
-            **base.spaces,
-            "mem_views": spaces.Box(0, N_CELL_CODES - 1, (n_steps * cells,), np.uint8),
-            "mem_actions": spaces.Box(0, END_ACTION, (n_steps,), np.uint8),
-            "mem_goals": spaces.Box(0, n_object_types - 1, (n_steps,), np.uint8),
-            "mem_mask": spaces.Box(0, 1, (n_steps,), np.uint8),
-        }
-    )
+    keys: dict[str, spaces.Space[Any]] = {
+        **base.spaces,
+        "mem_views": spaces.Box(0, N_CELL_CODES - 1, (n_steps * cells,), np.uint8),
+        "mem_actions": spaces.Box(0, END_ACTION, (n_steps,), np.uint8),
+        "mem_goals": spaces.Box(0, n_object_types - 1, (n_steps,), np.uint8),
+        "mem_mask": spaces.Box(0, 1, (n_steps,), np.uint8),
+    }
+    position = base.spaces.get("position")
+    if position is not None:
+        assert isinstance(position, spaces.MultiDiscrete)
+        top = int(position.nvec.max()) - 1
+        keys[POSITION_KEY] = spaces.Box(0, top, (n_steps * 2,), np.uint8)
+    return spaces.Dict(keys)
 
 
 class RetrievalObservation(
@@ -188,6 +197,7 @@ class RetrievalObservation(
             else None
         )
         self._rng = np.random.default_rng(seed)
+        self.positions = "position" in env.observation_space.spaces
         self.observation_space = memory_space(
             env.observation_space, k * steps_per_episode, self.view_size, self.n_object_types
         )
@@ -249,7 +259,7 @@ class RetrievalObservation(
         return self._episode()
 
     def _empty_memory_obs(self) -> dict[str, np.ndarray]:
-        return encode_episodes([], self.k, self.steps_per_episode, self.view_size)
+        return self.encode([])
 
     def _augment(self, obs: dict[str, Any]) -> dict[str, Any]:
         # fresh copies: the retrieved arrays are reused until the next query, and a caller that
@@ -259,7 +269,11 @@ class RetrievalObservation(
     def unflatten(self, obs: dict[str, Any]) -> dict[str, np.ndarray]:
         """The ``mem_*`` keys of an observation, shaped ``(k, L, V, V)`` and ``(k, L)``."""
         k, L, v = self.k, self.steps_per_episode, self.view_size
-        out = {key: np.asarray(obs[key]).reshape(k, L) for key in MEMORY_KEYS[1:]}
+        out: dict[str, np.ndarray] = {
+            key: np.asarray(obs[key]).reshape(k, L) for key in MEMORY_KEYS[1:]
+        }
+        if self.positions:
+            out[POSITION_KEY] = np.asarray(obs[POSITION_KEY]).reshape(k, L, 2)
         return {"mem_views": np.asarray(obs["mem_views"]).reshape(k, L, v, v), **out}
 
     def _recording(self) -> EpisodeRecorder:
@@ -294,7 +308,13 @@ class RetrievalObservation(
         ``goal`` is the task's current goal, which the ``"route"`` trim needs.
         """
         return encode_episodes(
-            episodes, self.k, self.steps_per_episode, self.view_size, self.trim, goal
+            episodes,
+            self.k,
+            self.steps_per_episode,
+            self.view_size,
+            self.trim,
+            goal,
+            positions=self.positions,
         )
 
 
@@ -311,6 +331,8 @@ def encode_episodes(
     view_size: int,
     trim: str = "visible",
     goal: int | None = None,
+    *,
+    positions: bool = False,
 ) -> dict[str, np.ndarray]:
     """Shaped ``mem_*`` arrays (``(k, L, V, V)``, ``(k, L)``) for up to ``k`` episodes.
 
@@ -319,13 +341,15 @@ def encode_episodes(
     then evenly spaced steps with an object in view; ``"uniform"``, evenly spaced steps over
     the whole episode, the path included; ``"route"``, the steps in which ``goal`` (the task's
     current goal) is in view and the steps nearest them in time, i.e. the walk to or from it);
-    unused slots are zero (``mem_actions`` = 4), masked out.
+    unused slots are zero (``mem_actions`` = 4), masked out. ``positions=True`` adds
+    ``mem_positions`` ``(k, L, 2)``, the ``(row, col)`` of each kept step.
 
     Raises:
         ValueError: An episode's views are not ``view_size`` x ``view_size``, or ``"route"``
             without a ``goal``.
     """
-    if trim == "route" and goal is None:
+    episodes = list(episodes)[:k]
+    if trim == "route" and goal is None and episodes:
         raise ValueError('trim="route" needs the goal the episodes are trimmed for')
     L, v = steps_per_episode, view_size
     out = {
@@ -334,7 +358,9 @@ def encode_episodes(
         "mem_goals": np.zeros((k, L), np.uint8),
         "mem_mask": np.zeros((k, L), np.uint8),
     }
-    for i, episode in enumerate(list(episodes)[:k]):
+    if positions:
+        out[POSITION_KEY] = np.zeros((k, L, 2), np.uint8)
+    for i, episode in enumerate(episodes):
         if episode.views.shape[1:] != (v, v):
             raise ValueError(
                 f"retrieved episode has {episode.views.shape[1:]} views but the env observes "
@@ -349,6 +375,8 @@ def encode_episodes(
         out["mem_actions"][i, :n] = actions
         out["mem_goals"][i, :n] = episode.goals[idx].astype(np.uint8)
         out["mem_mask"][i, :n] = 1
+        if positions:
+            out[POSITION_KEY][i, :n] = episode.positions[idx]
     return out
 
 
