@@ -107,21 +107,17 @@ class EpisodeArrays(Sequence[Episode]):
                 f"offsets must increase by >= 1 and end at the {n_obs} observations, "
                 f"got last offset {self.offsets[-1]}"
             )
-        for name in _STEP_COLUMNS:
-            if len(getattr(self, name)) != n_obs:
-                raise ValueError(
-                    f"column {name!r} has {len(getattr(self, name))} rows, not {n_obs}"
-                )
+        for names, rows in ((_STEP_COLUMNS, n_obs), (_EPISODE_COLUMNS, n_episodes)):
+            for name in names:
+                if len(getattr(self, name)) != rows:
+                    raise ValueError(
+                        f"column {name!r} has {len(getattr(self, name))} rows, not {rows}"
+                    )
         if len(self.actions) != n_obs - n_episodes:
             raise ValueError(
                 f"{len(self.actions)} actions for {n_obs} observations in {n_episodes} episodes "
                 f"(expected {n_obs - n_episodes}: one fewer per episode)"
             )
-        for name in _EPISODE_COLUMNS:
-            if len(getattr(self, name)) != n_episodes:
-                raise ValueError(
-                    f"column {name!r} has {len(getattr(self, name))} rows, not {n_episodes}"
-                )
         if len(self.split) and int(self.split.max()) >= len(SPLITS):
             raise ValueError(f"split codes must index {SPLITS}")
 
