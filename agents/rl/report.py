@@ -46,9 +46,25 @@ def buffer_bytes(observation_space: spaces.Dict, n_steps: int, n_envs: int) -> i
 
 
 def agent_label(config: dict[str, Any]) -> str:
-    """``oracle``/``none`` for PPO, ``lstm_<retrieval>`` for ``RecurrentPPO``."""
+    """The agent a run belongs to: ``oracle``/``none``, or ``lstm_<retrieval>`` (RecurrentPPO).
+
+    Variants get the knobs that make them: ``+route``/``+uniform`` (trim), ``+pos`` (position
+    cue), ``+m<N>`` (pool size), so that runs of different recipes are never averaged together.
+
+    >>> agent_label({"retrieval": "oracle", "trim": "route", "position_cue": True})
+    'oracle+route+pos'
+    >>> agent_label({"retrieval": "none", "algo": "recurrent_ppo", "trim": "route"})
+    'lstm_none'
+    """
     prefix = "lstm_" if config.get("algo", "ppo") == "recurrent_ppo" else ""
-    return f"{prefix}{config['retrieval']}"
+    label = f"{prefix}{config['retrieval']}"
+    if config["retrieval"] != "none" and config.get("trim", "visible") != "visible":
+        label += f"+{config['trim']}"
+    if config.get("position_cue"):
+        label += "+pos"
+    if config.get("n_mazes"):
+        label += f"+m{config['n_mazes']}"
+    return label
 
 
 def load_runs(root: Path, unfinished: bool = False) -> dict[str, list[dict[str, Any]]]:
